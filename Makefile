@@ -1,0 +1,34 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Each installs what it needs into .venv first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test install bench eval figures clean
+
+$(STAMP): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# the app, headless, on the built-in sample clip: writes out/demo.gif and out/demo.jsonl, prints a summary
+demo: $(STAMP)
+	$(PY) -m app --source sample --headless --max-frames 180 --record out/demo.gif --stats out/demo.jsonl
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) scripts/bench.py
+
+eval: $(STAMP)
+	$(PY) scripts/eval_blocks.py --photos tests/data/photos --block hog
+	$(PY) scripts/eval_blocks.py --photos tests/data/photos --block giant_panda
+
+figures: $(STAMP)
+	$(PY) scripts/make_figures.py --out docs
+
+clean:
+	rm -rf out .pytest_cache

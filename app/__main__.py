@@ -1,0 +1,81 @@
+"""chicken-saviour: a live classifier, and the same frame with an adversarial block pasted on the animal.
+
+    python -m app                                   # the webcam/config source (falls back to the built-in sample)
+    python -m app --source sample --headless --max-frames 150 --record out/demo.gif --stats out/demo.jsonl
+    python -m app --source clip.mp4 --block giant_panda --record out.mp4
+
+Keys (in the window; press h for this list on screen):
+    space    block on / off
+    n / p    next / previous target block
+    r        start / stop recording
+    s        snapshot PNG
+    f        fullscreen
+    h        help overlay
+    q / Esc  quit
+
+Settings come from config.yaml (or --config PATH); every flag below overrides its key there.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from models import UserError
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m app", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", help="settings file (default: config.yaml)")
+    ap.add_argument("--source", help="camera index, video file, image, folder, or 'sample'")
+    ap.add_argument("--block", help="library block name or PNG path (its JSON beside it)")
+    ap.add_argument("--block-scale", type=float, help="block side × this (1.0 = its trained area)")
+    ap.add_argument("--no-block", action="store_true", help="start with the block off")
+    ap.add_argument("--model", help="classifier name")
+    ap.add_argument("--weights", help="a .pth state dict for the classifier")
+    ap.add_argument("--device", help="auto | cpu | cuda")
+    ap.add_argument("--backend", help="auto | onnx | torch")
+    ap.add_argument("--localize", help="cam | sliding | center")
+    ap.add_argument("--confidence", type=float, help="minimum animal probability to place the block")
+    ap.add_argument("--record", help="record the side-by-side view to .gif or .mp4")
+    ap.add_argument("--stats", help="write one JSON object per frame to this .jsonl")
+    ap.add_argument("--headless", action="store_true", help="no window (automatic without a display)")
+    ap.add_argument("--max-frames", type=int, help="stop after N frames")
+    ap.add_argument("--realtime", action="store_true", help="play a video file at its own rate")
+    ap.add_argument("--loop", action="store_true", help="restart a finite source at its end")
+    ap.add_argument("--layout", help="side_by_side | stacked")
+    ap.add_argument("--quiet", action="store_true", help="no summary")
+    ap.add_argument("--debug", action="store_true", help="show tracebacks")
+    return ap.parse_args(argv)
+
+
+def settings_from(args):
+    from .config import load_settings, override
+    settings = load_settings(args.config)
+    return override(settings, {
+        "source": args.source, "block.name": args.block, "block.scale": args.block_scale,
+        "block.enabled": False if args.no_block else None, "model": args.model, "weights": args.weights,
+        "device": args.device, "backend": args.backend, "localize.method": args.localize,
+        "localize.confidence": args.confidence, "record.path": args.record, "stats": args.stats,
+        "ui.headless": True if args.headless else None, "max_frames": args.max_frames,
+        "realtime": True if args.realtime else None, "loop": True if args.loop else None, "ui.layout": args.layout,
+    })
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        from .run import run
+        summary = run(settings_from(args), log=lambda m: print(m, file=sys.stderr))
+    except UserError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not args.quiet:
+        print(summary.text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

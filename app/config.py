@@ -1,0 +1,197 @@
+"""config.yaml -> one typed Settings object, validated; CLI overrides go through the same checks.
+
+No other module reads the YAML or argv. Every mistake is a UserError naming the file, key and value.
+"""
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
+
+import yaml
+
+from models import UserError
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"
+
+
+@dataclass(frozen=True)
+class BlockSettings:
+    name: str = "hog"                      # library name, or a PNG path with its JSON beside it
+    cycle: tuple[str, ...] = ()            # blocks that n/p step through (empty: the whole library)
+    scale: float = 1.0                     # block side × this (1.0 = the area it was trained for)
+    enabled: bool = True                   # start with the block on (space toggles)
+
+
+@dataclass(frozen=True)
+class LocalizeSettings:
+    method: str = "cam"                    # cam | sliding | center
+    confidence: float = 0.15               # place the block only when an animal is the top class above this
+    threshold: float = 0.5                 # CAM threshold, as a fraction of its maximum
+    smoothing: float = 0.6                 # box EMA: weight of the previous box (0 = no smoothing)
+    hold_frames: int = 15                  # keep the last box this many frames after the animal is lost
+
+
+@dataclass(frozen=True)
+class UiSettings:
+    layout: str = "side_by_side"           # side_by_side | stacked
+    pane_width: int = 640                  # each pane is scaled to this width (0 = frame width)
+    headless: bool = False                 # no window (automatic when there is no display)
+    fullscreen: bool = False
+    fooled_window: int = 30                # frames in the rolling "fooled" rate
+
+
+@dataclass(frozen=True)
+class RecordSettings:
+    path: str | None = None                # .gif or .mp4 (written when the run ends, atomically)
+    snapshot_dir: str = "out"              # where `s` writes PNG snapshots
+    gif_max_frames: int = 300              # GIF memory bound
+    gif_width: int = 640                   # GIF canvas width (0 = full size)
+
+
+@dataclass(frozen=True)
+class Settings:
+    source: str = "sample"                 # camera index ("0"), video file, image, folder, or "sample"
+    size: tuple[int, int] = (640, 480)     # frame size (width, height) of generated and processed frames
+    loop: bool = False                     # restart a finite source at its end
+    realtime: bool = False                 # pace a video file at its native rate (default: every frame)
+    fps: float = 30.0                      # rate of generated sources and recordings of them
+    model: str = "efficientnet_lite0"
+    weights: str | None = None             # a .pth to use instead of the installed package's
+    device: str = "auto"                   # auto | cpu | cuda
+    backend: str = "auto"                  # auto | onnx | torch
+    threads: int = 0                       # CPU inference threads (0 = all cores)
+    max_frames: int = 0                    # stop after this many frames (0 = until the source ends / q)
+    stats: str | None = None               # JSONL, one object per frame
+    block: BlockSettings = field(default_factory=BlockSettings)
+    localize: LocalizeSettings = field(default_factory=LocalizeSettings)
+    ui: UiSettings = field(default_factory=UiSettings)
+    record: RecordSettings = field(default_factory=RecordSettings)
+
+
+CHOICES = {
+    "device": ("auto", "cpu", "cuda"), "backend": ("auto", "onnx", "torch"),
+    "localize.method": ("cam", "sliding", "center"), "ui.layout": ("side_by_side", "stacked"),
+}
+RANGES = {  # key: (low, high), inclusive
+    "fps": (1, 240), "threads": (0, 256), "max_frames": (0, 10**9), "block.scale": (0.2, 3.0),
+    "localize.confidence": (0.0, 1.0), "localize.threshold": (0.05, 0.95), "localize.smoothing": (0.0, 0.95),
+    "localize.hold_frames": (0, 10**6), "ui.pane_width": (0, 4096), "ui.fooled_window": (1, 10**5),
+    "record.gif_max_frames": (2, 10**5), "record.gif_width": (0, 4096),
+}
+
+
+def _type_name(tp) -> str:
+    return getattr(tp, "__name__", str(tp)).replace("NoneType", "null")
+
+
+def _coerce(value, tp, where: str):
+    """Check `value` against the annotation `tp`; returns the value in its typed form."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(value, inner[0], where)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise UserError(f"{where}: expected a list, got {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
+        if len(value) != len(args):
+            raise UserError(f"{where}: expected {len(args)} values, got {value!r}")
+        return tuple(_coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise UserError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise UserError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise UserError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise UserError(f"{where}: expected a string, got {value!r}")
+        return str(value)
+    raise TypeError(f"unsupported setting type {tp}")  # a programming error, not a user's
+
+
+def _build(cls, data, prefix: str, origin: str):
+    if not isinstance(data, dict):
+        raise UserError(f"{origin}: {prefix.rstrip('.') or 'the file'} must be a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in fields(cls)]
+    out = {}
+    for key, value in data.items():
+        where = f"{origin}: {prefix}{key}"
+        if key not in names:
+            hint = difflib.get_close_matches(str(key), names, n=1)
+            raise UserError(f"{origin}: unknown key '{prefix}{key}'" + (f" (did you mean '{prefix}{hint[0]}'?)" if hint else ""))
+        tp = hints[key]
+        if is_dataclass(tp):
+            out[key] = _build(tp, value, f"{prefix}{key}.", origin)
+            continue
+        out[key] = _coerce(value, tp, where)
+        dotted = f"{prefix}{key}"
+        if dotted in CHOICES and out[key] not in CHOICES[dotted]:
+            raise UserError(f"{where}: {out[key]!r} is not one of {', '.join(CHOICES[dotted])}")
+        if dotted in RANGES and out[key] is not None:
+            lo, hi = RANGES[dotted]
+            if not lo <= out[key] <= hi:
+                raise UserError(f"{where}: {out[key]!r} is out of range [{lo}, {hi}]")
+    if cls is Settings and "size" in out and not all(16 <= v <= 8192 for v in out["size"]):
+        raise UserError(f"{origin}: size {list(out['size'])} must be two sides in 16..8192")
+    return cls(**out)
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Read and validate a config file (default: config.yaml at the top of the project)."""
+    path = Path(path) if path else DEFAULT_CONFIG
+    if not path.is_file():
+        if path == DEFAULT_CONFIG:
+            return Settings()
+        raise UserError(f"config file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark else ""
+        raise UserError(f"config file {path} is not valid YAML{at}") from None
+    return _build(Settings, data or {}, "", str(path))
+
+
+def _nest(dotted: dict) -> dict:
+    out: dict = {}
+    for key, value in dotted.items():
+        parts = key.split(".")
+        node = out
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = value
+    return out
+
+
+def _as_dict(obj) -> dict:
+    return {f.name: (_as_dict(v) if is_dataclass(v := getattr(obj, f.name)) else v) for f in fields(obj)}
+
+
+def override(settings: Settings, dotted: dict, origin: str = "command line") -> Settings:
+    """Apply {'block.name': 'hog', 'max_frames': 10, ...} (None values are skipped) with full validation."""
+    changes = _nest({k: v for k, v in dotted.items() if v is not None})
+    merged = _as_dict(settings)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return _build(Settings, merged, "", origin)
+
+
+__all__ = ["BlockSettings", "LocalizeSettings", "RecordSettings", "Settings", "UiSettings", "load_settings",
+           "override", "replace"]

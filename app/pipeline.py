@@ -1,0 +1,136 @@
+"""One frame's journey, top to bottom:
+
+    frame ─▶ paste(block at the box) ─▶ classify [before, after] as one batch ─▶ localise (CAM of before)
+          ─▶ FrameResult (labels, after-frame, box, timings)
+
+The box used for the paste comes from the previous frame's activation map (smoothed), so one batched
+inference serves both labels and the next box. Every stage is a plain function on numpy frames.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import torch
+
+from blocks import Block, fixed_params, paste
+from models import is_animal
+from models.preprocess import to_bgr, to_tensor
+
+from .localize import Box, BoxSmoother, cam_box, sliding_box, to_pixels
+from .render import Pred
+
+
+@dataclass
+class FrameResult:
+    before: Pred
+    after: Pred
+    after_frame: np.ndarray
+    box: list[int] | None              # [x, y, w, h] frame pixels of the animal box used for the paste
+    block: str | None                  # the pasted block's name (None: nothing pasted)
+    block_area: float | None           # share of the classifier input the pasted block covers
+    ms: dict[str, float] = field(default_factory=dict)   # stage timings
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def make_pred(probs: np.ndarray, names: list[str], k: int = 3) -> Pred:
+    top = np.argsort(probs)[::-1][:k]
+    i = int(top[0])
+    return Pred(i, names[i], float(probs[i]), [(names[int(j)], float(probs[int(j)])) for j in top], is_animal(i))
+
+
+def place(box: Box, side: float) -> tuple[float, float]:
+    """Block centre on the box centre, moved just enough to keep the whole block inside the frame."""
+    x, y, w, h = box
+    half = min(side / 2, 0.5)
+    return (min(max(x + w / 2, half), 1 - half), min(max(y + h / 2, half), 1 - half))
+
+
+def paste_into_frame(frame: np.ndarray, block: torch.Tensor, center: tuple[float, float], side: float) -> np.ndarray:
+    """Paste a block (3×s×s RGB) at `center` (frame fractions), `side` a fraction of the frame's sides, with
+    blocks.paste — on a region around the block only, cut with the frame's aspect so geometry is unchanged."""
+    hgt, wid = frame.shape[:2]
+    r = min(1.0, side * 1.1 + 4 / min(wid, hgt))
+    rw, rh = max(1, round(r * wid)), max(1, round(r * hgt))
+    x0 = int(min(max(round(center[0] * wid - rw / 2), 0), wid - rw))
+    y0 = int(min(max(round(center[1] * hgt - rh / 2), 0), hgt - rh))
+    roi = frame[y0:y0 + rh, x0:x0 + rw]
+    params = fixed_params(((center[0] * wid - x0) / rw, (center[1] * hgt - y0) / rh), side * wid / rw)
+    with torch.no_grad():
+        pasted = paste(to_tensor(roi)[None], block, params)[0]
+    out = frame.copy()
+    out[y0:y0 + rh, x0:x0 + rw] = to_bgr(pasted)
+    return out
+
+
+class Pipeline:
+    """Holds what lasts across frames (backend, blocks, box smoother); `step(frame)` does one frame."""
+
+    def __init__(self, backend, blocks: list[Block], names: list[str], localize, block_scale: float = 1.0,
+                 block_index: int = 0, enabled: bool = True):
+        self.backend, self.blocks, self.names = backend, blocks, names
+        self.loc = localize
+        self.scale = block_scale
+        self.index = block_index
+        self.enabled = enabled
+        self.smoother = BoxSmoother(localize.smoothing, localize.hold_frames)
+        self.fc = backend.fc_weight
+
+    @property
+    def block(self) -> Block | None:
+        return self.blocks[self.index] if self.blocks else None
+
+    def cycle(self, step: int) -> None:
+        if self.blocks:
+            self.index = (self.index + step) % len(self.blocks)
+
+    def _input(self, frame: np.ndarray) -> np.ndarray:
+        s = self.backend.input_size
+        return to_tensor(frame, s).numpy()
+
+    def _classify_crops(self, crops: list[np.ndarray]) -> np.ndarray:
+        batch = np.stack([self._input(c) for c in crops if c.size] or [self._input(np.zeros((8, 8, 3), np.uint8))])
+        return softmax(self.backend.infer(batch)[0])
+
+    def step(self, frame: np.ndarray) -> FrameResult:
+        ms: dict[str, float] = {}
+        t = time.perf_counter()
+        block, box = self.block, self.smoother.box
+        side = math.sqrt(block.info.area) * self.scale if block is not None else 0.0
+        pasted = self.enabled and block is not None and box is not None
+        if pasted:
+            after_frame = paste_into_frame(frame, block.image, place(tuple(box), side), side)
+        else:
+            after_frame = frame
+        ms["paste"] = (time.perf_counter() - t) * 1e3
+
+        t = time.perf_counter()
+        inputs = [self._input(frame)] + ([self._input(after_frame)] if pasted else [])
+        logits, fmap = self.backend.infer(np.stack(inputs))
+        probs = softmax(logits)
+        ms["infer"] = (time.perf_counter() - t) * 1e3
+
+        t = time.perf_counter()
+        before = make_pred(probs[0], self.names)
+        after = make_pred(probs[-1], self.names)
+        used_box = to_pixels(tuple(box), frame.shape[1], frame.shape[0]) if pasted else None
+        found = None
+        if before.is_animal and before.prob >= self.loc.confidence:
+            if self.loc.method == "cam":
+                found = cam_box(fmap[0], self.fc, before.index, self.loc.threshold)
+            elif self.loc.method == "sliding":
+                found = sliding_box(self._classify_crops, frame, before.index)
+            else:
+                found = (0.3, 0.3, 0.4, 0.4)
+        self.smoother.update(found)
+        ms["localize"] = (time.perf_counter() - t) * 1e3
+        return FrameResult(before, after, after_frame, used_box, block.name if pasted else None,
+                           round(side * side, 5) if pasted else None, ms)

@@ -1,0 +1,232 @@
+"""Record the app's canvas to a video or animated image, and save snapshots.
+
+Formats, chosen by the output's extension:
+
+``.mp4``
+    Streamed to disk by ``cv2.VideoWriter`` (FFmpeg), fourcc ``avc1`` (H.264) if this
+    OpenCV build can encode it, else ``mp4v`` (MPEG-4 part 2). Sizes are rounded down
+    to even numbers, which the codecs need.
+``.avi``
+    Streamed by ``cv2.VideoWriter`` with MJPG.
+``.gif``, ``.webp`` (animated)
+    Written by ``cv2.imwriteanimation`` at ``close()``. OpenCV has no streaming
+    writer for these: FFmpeg's gif encoder refuses the yuv420p frames OpenCV's
+    VideoWriter feeds it, and the CV_IMAGES backend only writes numbered stills.
+    So the frames are buffered in memory, kept bounded: frames are scaled down to
+    ``max_width`` (640 px by default for these formats) and at most
+    ``max_gif_frames`` (default 300) are kept. When the buffer is full every other
+    frame is dropped, only every 2nd (then 4th, ...) new frame is kept and each
+    kept frame lasts twice as long, so the whole run stays represented at a lower
+    frame rate. 300 frames of 640x480 are ~280 MB and take a few seconds to encode.
+
+Nothing is lost or half-written: frames go to a temporary file in the same folder
+(``.NAME.part-XXXX.EXT``, real extension last so the container is right), which
+``close()`` moves onto the final path with ``os.replace``. ``close()`` is idempotent
+and safe in ``finally``; with zero frames it leaves no file and returns None.
+A path that cannot be written or has an unknown extension raises
+:class:`models.errors.UserError` in the constructor, before the run starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from models.errors import UserError
+
+VIDEO_FOURCCS = {".mp4": ("avc1", "mp4v"), ".avi": ("MJPG",)}
+ANIMATED = (".gif", ".webp")
+SUPPORTED = tuple(VIDEO_FOURCCS) + ANIMATED
+ANIMATED_MAX_WIDTH = 640
+
+_fourcc_cache: dict[str, str] = {}  # extension -> fourcc that opened (probing avc1 is noisy)
+
+
+def _temp_in(folder: Path, name: str, ext: str, what: str) -> Path:
+    """Create an empty temporary file next to the final one; UserError if the folder is unusable."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.part-", suffix=ext, dir=folder)
+        os.close(fd)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
+    except OSError as e:
+        raise UserError(f"cannot write {what} {folder / name}: {e.strerror or e}") from None
+    return Path(tmp)
+
+
+def _unlink(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError:
+        pass
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Hide OpenCV's and FFmpeg's messages (a failed codec probe prints several) for a moment."""
+    old_level = cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        cv2.utils.logging.setLogLevel(old_level)
+
+
+def _pick_fourcc(ext: str, probe_path: Path, fps: float) -> str | None:
+    """The first fourcc in VIDEO_FOURCCS[ext] that OpenCV can open a writer with."""
+    if ext in _fourcc_cache:
+        return _fourcc_cache[ext]
+    for code in VIDEO_FOURCCS[ext]:
+        with _quiet():
+            writer = cv2.VideoWriter(str(probe_path), cv2.CAP_FFMPEG, cv2.VideoWriter_fourcc(*code), fps, (64, 64))
+            ok = writer.isOpened()
+            writer.release()
+        if ok:
+            _fourcc_cache[ext] = code
+            return code
+    return None
+
+
+def _as_bgr(canvas: np.ndarray) -> np.ndarray:
+    if canvas.ndim == 2:
+        return cv2.cvtColor(canvas, cv2.COLOR_GRAY2BGR)
+    if canvas.shape[2] == 4:
+        return cv2.cvtColor(canvas, cv2.COLOR_BGRA2BGR)
+    return canvas
+
+
+class Recorder:
+    """Write canvases (BGR uint8) to ``path`` (.mp4, .avi, .gif or .webp); see the module doc.
+
+    All frames get the size of the first one (after the ``max_width`` limit; 0 means
+    no limit for videos and 640 px for GIF/WebP). ``frames`` counts ``write()`` calls.
+    """
+
+    def __init__(self, path: str | Path, fps: float, max_width: int = 0, max_gif_frames: int = 300) -> None:
+        self.path = Path(path)
+        self.fps = float(fps) if fps and fps > 0 else 30.0
+        self.ext = self.path.suffix.lower()
+        if self.ext not in SUPPORTED:
+            raise UserError(f"cannot record to {self.path}: unknown extension {self.ext or '(none)'!r}"
+                            f" (supported: {', '.join(SUPPORTED)})")
+        if self.path.is_dir():
+            raise UserError(f"cannot record to {self.path}: it is a folder")
+        self.animated = self.ext in ANIMATED
+        self.max_width = max_width or (ANIMATED_MAX_WIDTH if self.animated else 0)
+        self.max_gif_frames = max(2, int(max_gif_frames))
+        self.frames = 0
+        self._tmp = _temp_in(self.path.parent, self.path.name, self.ext, "recording")
+        self._size: tuple[int, int] | None = None
+        self._writer: cv2.VideoWriter | None = None
+        self._buffer: list[np.ndarray] = []  # animated formats: the kept frames
+        self._stride = 1  # animated formats: keep every stride-th frame
+        self._done = False
+        self._result: Path | None = None
+        self._fourcc = None
+        if not self.animated:
+            self._fourcc = _pick_fourcc(self.ext, self._tmp, self.fps)
+            if self._fourcc is None:
+                _unlink(self._tmp)
+                raise UserError(f"cannot record to {self.path}: this OpenCV cannot encode {self.ext} video")
+
+    def _frame_size(self, w: int, h: int) -> tuple[int, int]:
+        if self.max_width and w > self.max_width:
+            h, w = max(1, round(h * self.max_width / w)), self.max_width
+        if not self.animated:  # video codecs want even sizes
+            w, h = max(2, w - w % 2), max(2, h - h % 2)
+        return w, h
+
+    def write(self, canvas: np.ndarray) -> None:
+        if self._done:
+            raise ValueError(f"recorder for {self.path} is closed")
+        frame = _as_bgr(canvas)
+        if self._size is None:
+            self._size = self._frame_size(frame.shape[1], frame.shape[0])
+        if (frame.shape[1], frame.shape[0]) != self._size:
+            frame = cv2.resize(frame, self._size, interpolation=cv2.INTER_AREA)
+        if self.animated:
+            if self.frames % self._stride == 0:
+                self._buffer.append(frame.copy() if frame is canvas else frame)
+                if len(self._buffer) > self.max_gif_frames:
+                    self._buffer = self._buffer[::2]
+                    self._stride *= 2
+        else:
+            if self._writer is None:
+                writer = cv2.VideoWriter(str(self._tmp), cv2.CAP_FFMPEG, cv2.VideoWriter_fourcc(*self._fourcc),
+                                         self.fps, self._size)
+                if not writer.isOpened():
+                    raise UserError(f"cannot record to {self.path}: the video writer failed to open")
+                self._writer = writer
+            self._writer.write(frame)
+        self.frames += 1
+
+    def frame_duration_ms(self) -> int:
+        """How long each kept frame of an animated recording lasts (GIF stores 1/100 s)."""
+        ms = self._stride * 1000.0 / self.fps
+        if self.ext == ".gif":
+            return max(20, int(round(ms / 10.0)) * 10)
+        return max(1, int(round(ms)))
+
+    def close(self) -> Path | None:
+        """Finish the file and move it into place; returns its path, or None if nothing was written."""
+        if self._done:
+            return self._result
+        if self.frames == 0:
+            if self._writer is not None:
+                self._writer.release()
+            _unlink(self._tmp)
+            self._done = True
+            return None
+        if self.animated:
+            anim = cv2.Animation()
+            anim.frames = self._buffer
+            anim.durations = [self.frame_duration_ms()] * len(self._buffer)
+            anim.loop_count = 0
+            if not cv2.imwriteanimation(str(self._tmp), anim):
+                _unlink(self._tmp)
+                self._done = True
+                raise UserError(f"cannot write recording {self.path}: encoding {self.ext} failed")
+        elif self._writer is not None:
+            self._writer.release()
+        os.replace(self._tmp, self.path)
+        self._buffer = []
+        self._done = True
+        self._result = self.path
+        return self.path
+
+    def __enter__(self) -> "Recorder":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def snapshot(path: str | Path, canvas: np.ndarray) -> Path:
+    """Save ``canvas`` as a PNG at ``path`` atomically (temp file in the same folder, then rename)."""
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise UserError(f"snapshot must be a .png file: {path}")
+    ok, data = cv2.imencode(".png", _as_bgr(canvas))
+    if not ok:
+        raise UserError(f"cannot encode snapshot {path}")
+    tmp = _temp_in(path.parent, path.name, ".png", "snapshot")
+    try:
+        tmp.write_bytes(data.tobytes())
+        os.replace(tmp, path)
+    except OSError as e:
+        _unlink(tmp)
+        raise UserError(f"cannot write snapshot {path}: {e.strerror or e}") from None
+    return path

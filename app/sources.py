@@ -1,0 +1,501 @@
+"""Frame sources for the webcam app: cameras, streams, video files, images and the built-in sample.
+
+``open_source(spec)`` turns one command-line value into a :class:`Source`
+(in the spirit of OpenCV's ``samples/python/video.py`` ``create_capture``):
+
+``0``, ``"1"`` (an int or a digit string)
+    A live camera, ``cv2.VideoCapture(index)``, read in its own thread that keeps
+    only the latest frame. If it cannot be opened at start, one warning line is
+    printed and the built-in sample plays instead (looping, paced in real time,
+    like a camera). If the camera is lost later, ``lost`` turns True and the
+    thread reconnects with backoff (0.1 s doubling to 1 s).
+``"rtsp://..."``, ``"http://..."`` (any ``scheme://``)
+    A live network stream, handled like a camera (an error if it cannot be opened).
+``"sample"``
+    The embedded default: a smooth, deterministic pan/zoom/rotate clip made from
+    the photos in ``app/sample/`` (hens ~6 s, then duck and panda ~3 s each,
+    crossfaded), rendered at ``size`` and ``fps``; about 12 s per pass.
+a video file
+    Every frame in order, none dropped, at the file's native size; with
+    ``realtime=True`` ``read()`` sleeps to keep the file's own fps.
+a folder of images (jpg, jpeg, png, bmp, webp) or one image
+    Played as a clip with the same pan/zoom generator (:func:`ken_burns`), ~3 s each.
+
+A path that does not exist, a video OpenCV cannot read, an empty folder or an
+unreadable image raises :class:`models.errors.UserError` naming the path.
+Finite sources return None from ``read()`` once exhausted (``ended`` is then
+True) unless ``loop=True``, which restarts them forever.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence
+
+import cv2
+import numpy as np
+
+from models.errors import UserError
+
+SAMPLE_DIR = Path(__file__).resolve().parent / "sample"
+SAMPLE_CLIP = (("hens.jpg", 6.0), ("duck.jpg", 3.0), ("panda.jpg", 3.0))
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+# Per-image camera moves, cycled by image index:
+# (zoom start, zoom end, pan x start, pan x end, pan y start, pan y end, degrees start, degrees end).
+# Zoom is relative to a cover-fit crop; pan -1..1 spans the room left inside the photo.
+MOTIONS = (
+    (1.00, 1.30, -0.6, 0.3, 0.3, -0.2, -2.0, 2.0),
+    (1.35, 1.05, 0.5, -0.3, -0.4, 0.2, 2.5, -1.5),
+    (1.05, 1.35, 0.2, -0.3, 0.4, -0.3, -1.0, 3.0),
+    (1.30, 1.00, -0.4, 0.5, -0.2, 0.3, 3.0, -2.0),
+)
+
+
+def print_to_stderr(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _quiet_opencv():
+    """Silence OpenCV's own log lines (camera probing prints several) for a moment."""
+    old = cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(old)
+
+
+def _bgr(frame: np.ndarray) -> np.ndarray:
+    """Any 8-bit gray/BGR/BGRA frame as BGR uint8 HxWx3."""
+    if frame.dtype != np.uint8:
+        frame = cv2.convertScaleAbs(frame)
+    if frame.ndim == 2 or frame.shape[2] == 1:
+        return cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+    if frame.shape[2] == 4:
+        return cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)
+    return frame
+
+
+# ----------------------------------------------------------------------------- pan/zoom clips
+
+
+def _load_image(item, size: tuple[int, int]) -> np.ndarray:
+    """An image (array or path) as BGR, shrunk to at most ~2x what ``size`` needs."""
+    if isinstance(item, np.ndarray):
+        img = _bgr(item)
+    else:
+        img = cv2.imread(str(item), cv2.IMREAD_COLOR)
+        if img is None:
+            raise UserError(f"cannot read image: {item}")
+    w, h = size
+    shrink = 2.0 * max(w / img.shape[1], h / img.shape[0])
+    if shrink < 1.0:
+        img = cv2.resize(img, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
+    return img
+
+
+def _ease(t: float) -> float:
+    """Smooth but never still: half linear, half smoothstep (so every frame moves)."""
+    return 0.5 * t + 0.5 * t * t * (3.0 - 2.0 * t)
+
+
+def _view_matrix(image_size: tuple[int, int], size: tuple[int, int], motion: Sequence[float], t: float) -> np.ndarray:
+    """The 2x3 affine map from photo to output at time ``t`` (0..1) of ``motion``.
+
+    The scale is chosen so the rotated output rectangle always lies inside the photo.
+    """
+    z0, z1, x0, x1, y0, y1, a0, a1 = motion
+    e = _ease(t)
+    zoom, px, py, deg = z0 + (z1 - z0) * e, x0 + (x1 - x0) * e, y0 + (y1 - y0) * e, a0 + (a1 - a0) * e
+    w, h = size
+    iw, ih = image_size
+    c, s = abs(math.cos(math.radians(deg))), abs(math.sin(math.radians(deg)))
+    # Output pixels per photo pixel: the rotated view's bounding box must fit inside the photo.
+    k = max((w * c + h * s) / iw, (w * s + h * c) / ih) * zoom
+    half_x, half_y = (w * c + h * s) / (2 * k), (w * s + h * c) / (2 * k)
+    cx = iw / 2 + px * max(0.0, iw / 2 - half_x)
+    cy = ih / 2 + py * max(0.0, ih / 2 - half_y)
+    m = cv2.getRotationMatrix2D((cx, cy), deg, k)
+    m[0, 2] += w / 2 - cx
+    m[1, 2] += h / 2 - cy
+    return m
+
+
+def _render(img: np.ndarray, size: tuple[int, int], motion: Sequence[float], t: float) -> np.ndarray:
+    """One view of ``img`` at time ``t`` (0..1) of ``motion``."""
+    m = _view_matrix((img.shape[1], img.shape[0]), size, motion, t)
+    return cv2.warpAffine(img, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
+
+
+def _frames_for(seconds: float, fps: float) -> int:
+    return max(1, round(seconds * fps))
+
+
+def _seconds_list(n: int, seconds_each: float | Sequence[float]) -> list[float]:
+    if isinstance(seconds_each, (int, float)):
+        return [float(seconds_each)] * n
+    return [float(s) for s in seconds_each]
+
+
+def ken_burns(images: Sequence, size: tuple[int, int] = (640, 480), fps: float = 30.0,
+              seconds_each: float | Sequence[float] = 3.0, fade: float = 0.5) -> Iterator[np.ndarray]:
+    """Yield one pass of a pan/zoom/slight-rotation clip over ``images`` (arrays or paths).
+
+    Each image gets ``seconds_each`` seconds (one number or one per image) and a fixed move
+    from ``MOTIONS``; the last ``fade`` seconds of each image crossfade into the next.
+    Frames are BGR uint8 of exactly ``size`` (W, H); the same inputs give the same frames.
+    Images given as paths are loaded one at a time, so big folders stay cheap.
+    """
+    secs = _seconds_list(len(images), seconds_each)
+    if not images:
+        return
+    cur = _load_image(images[0], size)
+    for i in range(len(images)):
+        n = _frames_for(secs[i], fps)
+        has_next = i + 1 < len(images)
+        n_fade = min(int(fade * fps), n // 3) if has_next else 0
+        nxt = None
+        for j in range(n):
+            frame = _render(cur, size, MOTIONS[i % len(MOTIONS)], j / (n - 1) if n > 1 else 0.0)
+            if j >= n - n_fade:
+                if nxt is None:
+                    nxt = _load_image(images[i + 1], size)
+                a = (j - (n - n_fade) + 1) / (n_fade + 1)
+                start = _render(nxt, size, MOTIONS[(i + 1) % len(MOTIONS)], 0.0)
+                frame = cv2.addWeighted(frame, 1.0 - a, start, a, 0.0)
+            yield frame
+        if has_next:
+            cur = nxt if nxt is not None else _load_image(images[i + 1], size)
+
+
+# ----------------------------------------------------------------------------- sources
+
+
+class Source:
+    """Base class: ``read()`` the next BGR frame; None at the end (``ended``) or on a live timeout."""
+
+    name: str = ""
+    fps: float = 30.0
+    live: bool = False
+    frame_count: int | None = None
+    ended: bool = False
+    lost: bool = False
+
+    def read(self, timeout: float = 1.0) -> np.ndarray | None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.ended = True
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        while True:
+            frame = self.read()
+            if frame is not None:
+                yield frame
+            elif self.ended:
+                return
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} fps={self.fps:g}>"
+
+
+class _Pacer:
+    """Sleeps so frames come out at ``fps`` (skips ahead instead of bursting after a long stall)."""
+
+    def __init__(self, fps: float) -> None:
+        self.period = 1.0 / fps
+        self.next_time = None
+
+    def wait(self) -> None:
+        now = time.monotonic()
+        if self.next_time is None or now - self.next_time > 1.0:
+            self.next_time = now
+        elif self.next_time > now:
+            time.sleep(self.next_time - now)
+        self.next_time += self.period
+
+
+class ClipSource(Source):
+    """A finite synthetic clip: ``make_pass()`` returns an iterator over one pass of frames."""
+
+    def __init__(self, name: str, make_pass: Callable[[], Iterable[np.ndarray]], frame_count: int,
+                 fps: float = 30.0, loop: bool = False, realtime: bool = False) -> None:
+        self.name, self.fps, self.frame_count = name, float(fps), frame_count
+        self.loop = loop
+        self._make_pass = make_pass
+        self._frames = iter(make_pass())
+        self._pacer = _Pacer(self.fps) if realtime else None
+
+    def read(self, timeout: float = 1.0) -> np.ndarray | None:
+        if self.ended:
+            return None
+        frame = next(self._frames, None)
+        if frame is None and self.loop:
+            self._frames = iter(self._make_pass())
+            frame = next(self._frames, None)
+        if frame is None:
+            self.ended = True
+            return None
+        if self._pacer:
+            self._pacer.wait()
+        return frame
+
+
+def image_clip(name: str, images: Sequence, size: tuple[int, int] = (640, 480), fps: float = 30.0,
+               seconds_each: float | Sequence[float] = 3.0, loop: bool = False,
+               realtime: bool = False) -> ClipSource:
+    """A :class:`ClipSource` playing ``images`` through :func:`ken_burns`."""
+    size = (int(size[0]), int(size[1]))
+    count = sum(_frames_for(s, fps) for s in _seconds_list(len(images), seconds_each))
+    return ClipSource(name, lambda: ken_burns(images, size, fps, seconds_each), count, fps, loop, realtime)
+
+
+def sample_source(size: tuple[int, int] = (640, 480), fps: float = 30.0, loop: bool = False,
+                  realtime: bool = False) -> ClipSource:
+    """The built-in sample: hens (the star, ~6 s), then duck and panda (~3 s each)."""
+    paths = [SAMPLE_DIR / name for name, _ in SAMPLE_CLIP]
+    for p in paths:
+        if not p.is_file():
+            raise UserError(f"built-in sample photo is missing: {p}")
+    return image_clip("sample", paths, size, fps, [s for _, s in SAMPLE_CLIP], loop, realtime)
+
+
+def _sane_fps(value: float, default: float = 30.0) -> float:
+    return float(value) if value and math.isfinite(value) and 0 < value <= 1000 else default
+
+
+class VideoFileSource(Source):
+    """Every frame of a video file in order (none dropped), at its native size."""
+
+    def __init__(self, path: str | Path, loop: bool = False, realtime: bool = False) -> None:
+        self.path = Path(path)
+        self.name = self.path.name
+        self.loop = loop
+        self._cap = self._open()
+        ok, first = self._cap.read()
+        if not ok or first is None:
+            self._cap.release()
+            raise UserError(f"cannot read video file (unsupported or corrupt): {self.path}")
+        self._pending = first
+        self.fps = _sane_fps(self._cap.get(cv2.CAP_PROP_FPS))
+        count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        self.frame_count = count if count > 0 else None  # as the container reports it
+        self._pacer = _Pacer(self.fps) if realtime else None
+
+    def _open(self) -> cv2.VideoCapture:
+        with _quiet_opencv():
+            cap = cv2.VideoCapture(str(self.path))
+        if not cap.isOpened():
+            raise UserError(f"cannot read video file (unsupported or corrupt): {self.path}")
+        return cap
+
+    def _next(self) -> np.ndarray | None:
+        if self._pending is not None:
+            frame, self._pending = self._pending, None
+            return frame
+        ok, frame = self._cap.read()
+        return frame if ok else None
+
+    def read(self, timeout: float = 1.0) -> np.ndarray | None:
+        if self.ended:
+            return None
+        frame = self._next()
+        if frame is None and self.loop:
+            self._cap.release()
+            self._cap = self._open()
+            frame = self._next()
+        if frame is None:
+            self.close()
+            return None
+        if self._pacer:
+            self._pacer.wait()
+        return _bgr(frame)
+
+    def close(self) -> None:
+        self.ended = True
+        self._cap.release()
+
+
+def _open_capture(index_or_url: int | str) -> cv2.VideoCapture:
+    """The default camera/stream opener (OpenCV's own log lines silenced)."""
+    with _quiet_opencv():
+        cap = cv2.VideoCapture(index_or_url)
+        if cap.isOpened() and isinstance(index_or_url, int):
+            cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # fewer stale frames queued in the driver
+    return cap
+
+
+class CameraSource(Source):
+    """A live camera or stream read by a daemon thread that keeps only the latest frame.
+
+    ``read(timeout)`` returns a frame newer than the last one it returned, or None if
+    none came within ``timeout``. When reads fail for ``lost_after`` seconds (or the
+    device vanishes) ``lost`` turns True, the capture is released and reopened with
+    backoff (0.1 s doubling, at most 1 s); ``lost`` turns False with the next frame.
+    ``opener()`` must return a capture-like object with ``isOpened()``, ``read()`` and
+    ``release()``; by default it is ``cv2.VideoCapture(index_or_url)``. If the first
+    open fails, the constructor raises UserError.
+    """
+
+    live = True
+    lost_after = 0.5  # seconds of failed reads before the camera counts as lost
+    stall_after = 3.0  # seconds without any frame (e.g. a hung read) that also count as lost
+    max_backoff = 1.0
+
+    def __init__(self, index_or_url: int | str, opener: Callable[[], object] | None = None) -> None:
+        self.index_or_url = index_or_url
+        if isinstance(index_or_url, int):
+            self.name = f"camera {index_or_url}"
+        else:
+            self.name = str(index_or_url)
+        self._opener = opener or (lambda: _open_capture(index_or_url))
+        cap = self._try_open()
+        if cap is None:
+            raise UserError(f"{self.name} cannot be opened")
+        get = getattr(cap, "get", None)
+        self.fps = _sane_fps(get(cv2.CAP_PROP_FPS)) if get else 30.0
+        self._cap = cap
+        self._lost = False
+        self._frame: np.ndarray | None = None
+        self._seq = 0  # number of frames received
+        self._returned = 0  # seq of the last frame read() returned
+        self._last_frame_time = time.monotonic()
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"capture {self.name}", daemon=True)
+        self._thread.start()
+
+    @property
+    def lost(self) -> bool:
+        return self._lost or time.monotonic() - self._last_frame_time > self.stall_after
+
+    def _try_open(self):
+        try:
+            cap = self._opener()
+            if cap is not None and cap.isOpened():
+                return cap
+            if cap is not None:
+                cap.release()
+        except Exception:
+            pass
+        return None
+
+    def _run(self) -> None:
+        backoff = 0.1
+        failing_since = None
+        cap = self._cap
+        try:
+            while not self._stop.is_set():
+                if cap is None:
+                    cap = self._try_open()
+                    if cap is None:
+                        self._stop.wait(backoff)
+                        backoff = min(backoff * 2, self.max_backoff)
+                        continue
+                    backoff, failing_since = 0.1, None
+                try:
+                    ok, frame = cap.read()
+                except Exception:
+                    ok, frame = False, None
+                if ok and frame is not None:
+                    failing_since = None
+                    frame = _bgr(frame)
+                    with self._cond:
+                        self._frame = frame
+                        self._seq += 1
+                        self._last_frame_time = time.monotonic()
+                        self._lost = False
+                        self._cond.notify_all()
+                    continue
+                now = time.monotonic()
+                if failing_since is None:
+                    failing_since = now
+                if now - failing_since >= self.lost_after:
+                    self._lost = True
+                    _release(cap)
+                    cap = None
+                    backoff = 0.1
+                else:
+                    self._stop.wait(0.01)  # failing reads often return at once: don't spin
+        except Exception:  # never let the thread die with a traceback
+            self._lost = True
+        finally:
+            if cap is not None:
+                _release(cap)
+
+    def read(self, timeout: float = 1.0) -> np.ndarray | None:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._seq == self._returned and not self.ended:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._cond.wait(remaining)
+            if self.ended:
+                return None
+            self._returned = self._seq
+            return self._frame
+
+    def close(self) -> None:
+        with self._cond:
+            self.ended = True
+            self._cond.notify_all()
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=2.0)
+
+
+def _release(cap) -> None:
+    try:
+        cap.release()
+    except Exception:
+        pass
+
+
+def _is_url(spec: str) -> bool:
+    return "://" in spec and spec.split("://", 1)[0].isalpha()
+
+
+def open_source(spec: str | int, size: tuple[int, int] = (640, 480), loop: bool = False,
+                realtime: bool = False, fps: float = 30.0, warn=print_to_stderr) -> Source:
+    """Open ``spec`` (camera index, URL, "sample", video file, image folder or image); see the module doc."""
+    if isinstance(spec, int) or (isinstance(spec, str) and spec.strip().isdigit()):
+        index = int(spec)
+        try:
+            return CameraSource(index)
+        except UserError:
+            warn(f"warning: camera {index} cannot be opened; playing the built-in sample instead")
+            return sample_source(size, fps, loop=True, realtime=True)  # stands in for a camera
+    spec = str(spec)
+    if spec == "sample":
+        return sample_source(size, fps, loop, realtime)
+    if _is_url(spec):
+        return CameraSource(spec)
+    path = Path(spec).expanduser()
+    if not path.exists():
+        raise UserError(f"no such file or folder: {spec}")
+    if path.is_dir():
+        images = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+        if not images:
+            raise UserError(f"no images ({', '.join(IMAGE_EXTS)}) in folder: {spec}")
+        for p in images:
+            if not cv2.haveImageReader(str(p)):
+                raise UserError(f"cannot read image: {p}")
+        return image_clip(path.name or spec, images, size, fps, 3.0, loop, realtime)
+    if path.suffix.lower() in IMAGE_EXTS:
+        if cv2.imread(str(path)) is None:
+            raise UserError(f"cannot read image: {spec}")
+        return image_clip(path.name, [path], size, fps, 3.0, loop, realtime)
+    return VideoFileSource(path, loop, realtime)

@@ -1,0 +1,113 @@
+"""Make and list adversarial blocks.
+
+    python -m blocks make --target hog --area 0.05 --steps 1500 --photos ../shared/photos --out blocks/library/
+    python -m blocks seed --target hog --area 0.05 --out /tmp/blocks     # the seed's one-step block
+    python -m blocks list
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from models import UserError, class_index, load_classifier, load_photos, slug
+from models.preprocess import image_files
+
+from .library import LIBRARY, BlockInfo, list_blocks, load_block, save_block
+from .seed import seed_block
+from .train import block_side, train_block
+
+
+def _photos(folder: str, holdout: str | None, size: int):
+    photos, files = load_photos(folder, size)
+    if holdout:
+        held = {p.stem for p in image_files(holdout)}
+        keep = [i for i, f in enumerate(files) if f.stem not in held]
+        if not keep:
+            raise UserError(f"every photo in {folder} is held out by {holdout}")
+        photos, files = photos[keep], [files[i] for i in keep]
+    return photos, files
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m blocks", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    for name in ("make", "seed"):
+        p = sub.add_parser(name)
+        p.add_argument("--target", required=True, help="ImageNet class name or index, e.g. hog, 'giant panda', 341")
+        p.add_argument("--area", type=float, default=0.05, help="fraction of the classifier input (default 0.05)")
+        p.add_argument("--model", default="efficientnet_lite0")
+        p.add_argument("--out", default=str(LIBRARY), help="output folder (default: the shipped library)")
+        p.add_argument("--name", help="file name without .png (default: the target's name)")
+        p.add_argument("--device", default="auto")
+        if name == "make":
+            p.add_argument("--photos", required=True, help="folder of training photos")
+            p.add_argument("--holdout", help="folder of photos to leave out of training (matched by file name)")
+            p.add_argument("--steps", type=int, default=1500)
+            p.add_argument("--batch", type=int, default=16)
+            p.add_argument("--lr", type=float, default=0.03)
+            p.add_argument("--seed", type=int, default=0)
+            p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
+            p.add_argument("--init", help="start from this block (library name or PNG) instead of the seed block")
+        else:
+            p.add_argument("--lower-limit", type=float, default=-0.5)
+    sub.add_parser("list")
+    args = ap.parse_args(argv)
+    try:
+        return run(args)
+    except UserError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def run(args) -> int:
+    if args.cmd == "list":
+        for name in list_blocks():
+            b = load_block(name)
+            print(f"{name:16s} target {b.info.target_name!r:18s} area {b.info.area:.4f}  side {b.info.side}px  "
+                  f"model {b.info.model}  train success {b.info.train_success}")
+        return 0
+    if not 0 < args.area <= 0.5:
+        raise UserError(f"--area must be in (0, 0.5], got {args.area}")
+    target = class_index(args.target)
+    model = load_classifier(args.model, args.device)
+    side = block_side(args.area, model.input_size)
+    area = (side / model.input_size) ** 2
+    name = args.name or slug(target)
+    if args.cmd == "seed":
+        sb = seed_block(model, target, side, lower_limit=args.lower_limit)
+        info = BlockInfo(target, model.class_names[target], model.name, area, side, model.input_size,
+                         method="seed", eps=sb.eps, train_success=float(sb.target_probs.max()))
+        print(f"seed block toward {model.class_names[target]!r}: eps {sb.eps:.3f}, "
+              f"target prob {float(sb.target_probs.max()):.3f}")
+        print(save_block(sb.block, info, args.out, name))
+        return 0
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    photos, files = _photos(args.photos, args.holdout, model.input_size)
+    print(f"training a {side}×{side} block (area {area:.4f}) toward {model.class_names[target]!r} "
+          f"on {len(files)} photos, {args.steps} steps of {args.batch}, seed {args.seed}")
+    init = None
+    if args.init:
+        start = load_block(args.init, model.name)
+        if start.info.side != side:
+            raise UserError(f"--init block {start.path} is {start.info.side} px, this block is {side} px")
+        init = start.image
+    res = train_block(model, photos, target, area, steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
+                      init=init)
+    info = BlockInfo(target, model.class_names[target], model.name, area, side, model.input_size,
+                     steps=args.steps, seed=args.seed, train_success=round(res.success, 4),
+                     seconds=round(res.seconds, 1), photos=[f.name for f in files])
+    print(f"done in {res.seconds:.0f}s, training success {res.success:.1%}")
+    print(save_block(res.block, info, args.out, name))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""Robust block training by Expectation over Transformation (EOT).
+
+Optimise a square block so that, pasted on photos at random position, rotation, scale and brightness
+(the very :func:`blocks.paste.paste` the live app uses), the classifier says the target. Starts from the
+seed's one-step block; Adam with a cosine schedule; photos are also randomly cropped and flipped, and
+camera noise is added, so the block learns to work on backgrounds it has never seen.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from .paste import TRAIN_RANGES, PasteRanges, paste, sample_params
+from .seed import seed_block
+
+
+@dataclass
+class TrainResult:
+    block: torch.Tensor                 # 3×s×s RGB [0,1]
+    success: float                      # targeted success over the last 10% of steps
+    seconds: float
+    history: list[dict] = field(default_factory=list)
+
+
+def block_side(area: float, input_size: int) -> int:
+    """Side in classifier pixels of a square block covering at most `area` of the input."""
+    return max(2, int(math.floor(math.sqrt(area) * input_size)))
+
+
+def augment_photos(photos: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Random crop (60–100% of the side, any position), resize back, and horizontal flip."""
+    n, _, h, w = photos.shape
+    s = 0.6 + 0.4 * torch.rand(n, generator=generator)
+    ox = (1 - s) * torch.rand(n, generator=generator)
+    oy = (1 - s) * torch.rand(n, generator=generator)
+    flip = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0)
+    theta = torch.zeros(n, 2, 3)
+    theta[:, 0, 0] = s * flip
+    theta[:, 1, 1] = s
+    theta[:, 0, 2] = 2 * ox + s - 1
+    theta[:, 1, 2] = 2 * oy + s - 1
+    grid = F.affine_grid(theta.to(photos), [n, 3, h, w], align_corners=False)
+    return F.grid_sample(photos, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+
+
+def train_block(model, photos: torch.Tensor, target: int, area: float, steps: int = 1000, batch: int = 16,
+                lr: float = 0.03, seed: int = 0, ranges: PasteRanges = TRAIN_RANGES, noise: float = 0.02,
+                init: torch.Tensor | None = None, log=print, log_every: int = 25) -> TrainResult:
+    """Train a block of `area` (fraction of the classifier input) toward class `target` on `photos` (N×3×S×S)."""
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    device = next(model.parameters()).device
+    model = model.to(memory_format=torch.channels_last)
+    side = block_side(area, model.input_size)
+    true_area = (side / model.input_size) ** 2          # what the block really covers (≤ area)
+    if init is None:
+        init = seed_block(model, target, side).block
+    block = init.detach().clone().to(device).requires_grad_(True)
+    opt = torch.optim.Adam([block], lr=lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * i / steps)))
+    labels = torch.full((batch,), target, dtype=torch.long, device=device)
+    hits, history, t0 = [], [], time.time()
+    for step in range(1, steps + 1):
+        idx = torch.randint(len(photos), (batch,), generator=gen)
+        bg = augment_photos(photos[idx], gen).to(device)
+        params = sample_params(batch, true_area, ranges, gen)
+        x = paste(bg, block, params)
+        x = (x + noise * torch.randn(x.shape, generator=gen).to(device)).clamp(0, 1)
+        logits = model(x.contiguous(memory_format=torch.channels_last))
+        loss = F.cross_entropy(logits, labels)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        with torch.no_grad():
+            block.clamp_(0, 1)
+        hits.append(float((logits.argmax(1) == target).float().mean()))
+        if step % log_every == 0 or step == steps:
+            recent = sum(hits[-log_every:]) / len(hits[-log_every:])
+            history.append({"step": step, "loss": round(loss.item(), 4), "success": round(recent, 4)})
+            log(f"step {step:5d}/{steps}  loss {loss.item():.3f}  success(last {log_every}) {recent:6.1%}  "
+                f"lr {sched.get_last_lr()[0]:.4f}  {time.time() - t0:6.0f}s")
+    tail = hits[-max(1, steps // 10):]
+    return TrainResult(block.detach().cpu(), sum(tail) / len(tail), time.time() - t0, history)

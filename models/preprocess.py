@@ -1,0 +1,54 @@
+"""The one place that converts between OpenCV frames (BGR uint8, H×W×3) and model tensors (RGB float [0,1])."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from .errors import UserError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+
+def to_tensor(bgr: np.ndarray, size: int | None = None) -> torch.Tensor:
+    """BGR uint8 H×W×3 -> RGB float 3×S×S in [0,1] (the whole frame, resized to size×size when given)."""
+    if size is not None and bgr.shape[:2] != (size, size):
+        interp = cv2.INTER_AREA if min(bgr.shape[:2]) > size else cv2.INTER_LINEAR
+        bgr = cv2.resize(bgr, (size, size), interpolation=interp)
+    rgb = np.ascontiguousarray(bgr[:, :, ::-1])
+    return torch.from_numpy(rgb).permute(2, 0, 1).float().div_(255.0)
+
+
+def to_bgr(t: torch.Tensor) -> np.ndarray:
+    """RGB float 3×H×W in [0,1] -> BGR uint8 H×W×3."""
+    rgb = (t.detach().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy())
+    return np.ascontiguousarray(rgb[:, :, ::-1])
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read an image file as BGR uint8, or raise UserError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"image {path} does not exist")
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise UserError(f"image {path} cannot be decoded (corrupt or not an image)")
+    return img
+
+
+def image_files(folder: str | Path) -> list[Path]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"photo folder {folder} does not exist")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise UserError(f"photo folder {folder} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+    return files
+
+
+def load_photos(folder: str | Path, size: int = 224) -> tuple[torch.Tensor, list[Path]]:
+    """Every image in a folder, resized to size×size: (N×3×S×S tensor, paths)."""
+    files = image_files(folder)
+    return torch.stack([to_tensor(read_image(p), size) for p in files]), files

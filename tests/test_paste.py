@@ -1,0 +1,71 @@
+import math
+
+import torch
+import torch.nn.functional as F
+
+from blocks.paste import EVAL_RANGES, PasteRanges, extent, fixed_params, paste, sample_params
+
+
+def _solid(color, side=20):
+    return torch.tensor(color, dtype=torch.float32).view(3, 1, 1).expand(3, side, side).clone()
+
+
+def test_block_lands_where_asked():
+    img = torch.zeros(1, 3, 100, 200)
+    out = paste(img, _solid([1.0, 0.5, 0.25]), fixed_params((0.25, 0.5), side=0.2))
+    # side 0.2 of a 200×100 image: 40 px wide, 20 px tall, centred at (50, 50)
+    assert torch.allclose(out[0, :, 50, 50], torch.tensor([1.0, 0.5, 0.25]), atol=1e-4)
+    assert torch.allclose(out[0, :, 42, 33], torch.tensor([1.0, 0.5, 0.25]), atol=1e-4)
+    assert out[0, :, 50, 120].abs().max() == 0          # far right: untouched
+    assert out[0, :, 10, 50].abs().max() == 0           # above the block: untouched
+    covered = (out[0, 0] > 0.5).float().sum()
+    assert abs(float(covered) - 40 * 20) < 60
+
+
+def test_paste_is_differentiable_wrt_the_block():
+    block = torch.rand(3, 16, 16, requires_grad=True)
+    imgs = torch.rand(4, 3, 64, 64)
+    params = sample_params(4, 0.05, generator=torch.Generator().manual_seed(0))
+    paste(imgs, block, params).sum().backward()
+    assert block.grad is not None and block.grad.abs().sum() > 0
+
+
+def test_random_params_keep_the_block_inside():
+    gen = torch.Generator().manual_seed(1)
+    params = sample_params(500, 0.05, EVAL_RANGES, gen)
+    half = extent(params.side, params.angle)
+    assert (params.center - half[:, None] >= -1e-6).all() and (params.center + half[:, None] <= 1 + 1e-6).all()
+    assert params.angle.abs().max() <= 20 and params.angle.abs().max() > 15
+    s0 = math.sqrt(0.05)
+    assert params.side.min() >= 0.85 * s0 - 1e-6 and params.side.max() <= 1.15 * s0 + 1e-6
+    assert params.brightness.min() >= 0.8 and params.brightness.max() <= 1.2
+    # and really inside: the pasted mask never touches the border
+    imgs = torch.zeros(500, 3, 64, 64)
+    out = paste(imgs, torch.ones(3, 8, 8), params)
+    border = torch.cat([out[:, 0, 0, :], out[:, 0, -1, :], out[:, 0, :, 0], out[:, 0, :, -1]], dim=1)
+    assert border.max() < 0.05
+
+
+def test_sampling_is_reproducible():
+    a = sample_params(8, 0.05, PasteRanges(), torch.Generator().manual_seed(3))
+    b = sample_params(8, 0.05, PasteRanges(), torch.Generator().manual_seed(3))
+    assert torch.equal(a.center, b.center) and torch.equal(a.angle, b.angle)
+
+
+def test_brightness_and_rotation():
+    img = torch.zeros(1, 3, 64, 64)
+    dim = paste(img, _solid([0.5, 0.5, 0.5]), fixed_params((0.5, 0.5), 0.5, brightness=0.8))
+    assert torch.allclose(dim[0, :, 32, 32], torch.full((3,), 0.4), atol=1e-4)
+    rot = paste(img, _solid([1, 1, 1]), fixed_params((0.5, 0.5), 0.5, angle=45))
+    # a square turned 45° reaches further along the axes than the upright one (its corners point there)
+    up = paste(img, _solid([1, 1, 1]), fixed_params((0.5, 0.5), 0.5))
+    assert rot[0, 0, 32, 7] > 0.5 and up[0, 0, 32, 7] == 0
+
+
+def test_same_params_same_look_at_any_resolution():
+    block = torch.rand(3, 20, 20)
+    params = fixed_params((0.4, 0.6), 0.25, angle=10)
+    small = paste(torch.zeros(1, 3, 224, 224), block, params)
+    big = paste(torch.zeros(1, 3, 480, 640), block, params)
+    down = F.interpolate(big, size=(224, 224), mode="area")
+    assert (small - down).abs().mean() < 0.02

@@ -1,0 +1,197 @@
+"""Tests for app.record: GIF/WebP/MP4/AVI recordings, temp files, errors, memory bound, snapshots."""
+
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from app.record import Recorder, snapshot
+from models.errors import UserError
+
+
+def _frame(i, size=(80, 60)):
+    w, h = size
+    f = np.zeros((h, w, 3), np.uint8)
+    f[:] = (min(255, 20 * i), 100, 200)
+    cv2.rectangle(f, (i % w, 10), (i % w + 10, 30), (255, 255, 255), -1)
+    return f
+
+
+def _decode(path):
+    """(frame count, (w, h) of the first frame) of a video or animation."""
+    if path.suffix in (".gif", ".webp"):
+        ok, anim = cv2.imreadanimation(str(path))
+        assert ok
+        return len(anim.frames), (anim.frames[0].shape[1], anim.frames[0].shape[0])
+    cap = cv2.VideoCapture(str(path))
+    assert cap.isOpened()
+    frames = []
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            break
+        frames.append(f)
+    cap.release()
+    return len(frames), (frames[0].shape[1], frames[0].shape[0])
+
+
+@pytest.mark.parametrize("ext", [".gif", ".mp4", ".webp", ".avi"])
+def test_recording_decodes_with_all_frames(tmp_path, ext):
+    path = tmp_path / f"out{ext}"
+    rec = Recorder(path, fps=10)
+    for i in range(12):
+        rec.write(_frame(i))
+    assert rec.frames == 12
+    assert not path.exists()  # still a temp file until close
+    assert rec.close() == path
+    assert _decode(path) == (12, (80, 60))
+    assert os.listdir(tmp_path) == [path.name]  # no temp file left behind
+
+
+def test_gif_colors_survive(tmp_path):
+    path = tmp_path / "out.gif"
+    with Recorder(path, fps=10) as rec:
+        for i in range(3):
+            rec.write(_frame(i))
+    ok, anim = cv2.imreadanimation(str(path))
+    assert ok
+    # GIF dithers to a palette: compare colours over small neighbourhoods.
+    got, want = cv2.blur(anim.frames[2][..., :3], (7, 7)), cv2.blur(_frame(2), (7, 7))
+    assert np.abs(got.astype(int) - want).mean() < 8
+    assert np.abs(got.astype(int) - cv2.blur(_frame(9), (7, 7))).mean() > 8  # and it can tell frames apart
+
+
+def test_close_twice_and_zero_frames(tmp_path):
+    path = tmp_path / "a.gif"
+    rec = Recorder(path, fps=10)
+    rec.write(_frame(0))
+    assert rec.close() == path
+    assert rec.close() == path
+    with pytest.raises(ValueError):
+        rec.write(_frame(1))
+
+    for ext in (".gif", ".mp4"):
+        empty = tmp_path / "empty" / f"none{ext}"
+        rec = Recorder(empty, fps=10)
+        assert rec.close() is None
+        assert rec.close() is None
+        assert os.listdir(empty.parent) == []
+
+
+def test_frames_of_other_sizes_are_resized(tmp_path):
+    path = tmp_path / "mixed.mp4"
+    with Recorder(path, fps=10) as rec:
+        rec.write(_frame(0, (80, 60)))
+        rec.write(_frame(1, (100, 50)))
+        rec.write(cv2.cvtColor(_frame(2, (80, 60)), cv2.COLOR_BGR2GRAY))
+    assert _decode(path) == (3, (80, 60))
+
+
+def test_max_width_and_even_video_sizes(tmp_path):
+    gif = tmp_path / "wide.gif"
+    with Recorder(gif, fps=10) as rec:  # animated formats default to 640 px wide
+        rec.write(_frame(0, (1280, 480)))
+    assert _decode(gif) == (1, (640, 240))
+
+    mp4 = tmp_path / "odd.mp4"
+    with Recorder(mp4, fps=10, max_width=101) as rec:
+        rec.write(_frame(0, (203, 99)))
+        rec.write(_frame(1, (203, 99)))
+    assert _decode(mp4) == (2, (100, 48))
+
+
+def test_unknown_extension_lists_supported(tmp_path):
+    path = tmp_path / "out.xyz"
+    with pytest.raises(UserError) as err:
+        Recorder(path, fps=10)
+    message = str(err.value)
+    assert str(path) in message and ".gif" in message and ".mp4" in message and "\n" not in message
+
+
+def test_unwritable_path_fails_at_construction(tmp_path):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("a file, not a folder")
+    path = blocker / "sub" / "out.gif"
+    with pytest.raises(UserError) as err:
+        Recorder(path, fps=10)
+    assert "file.txt" in str(err.value) and "\n" not in str(err.value)
+
+    with pytest.raises(UserError):
+        Recorder(tmp_path, fps=10)  # a folder, no extension
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write into read-only folders")
+def test_read_only_folder(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        with pytest.raises(UserError):
+            Recorder(folder / "out.mp4", fps=10)
+    finally:
+        folder.chmod(0o700)
+
+
+def test_missing_parent_is_created(tmp_path):
+    path = tmp_path / "new" / "deeper" / "out.mp4"
+    with Recorder(path, fps=10) as rec:
+        rec.write(_frame(0))
+    assert path.is_file()
+
+
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
+@pytest.mark.parametrize("ext", [".gif", ".mp4"])
+def test_recording_survives_an_exception(tmp_path, error, ext):
+    path = tmp_path / f"crash{ext}"
+    rec = Recorder(path, fps=10)
+    with pytest.raises(error):
+        try:
+            for i in range(20):
+                if i == 7:
+                    raise error("boom")
+                rec.write(_frame(i))
+        finally:
+            rec.close()
+    assert _decode(path) == (7, (80, 60))
+    assert os.listdir(tmp_path) == [path.name]
+
+
+def test_gif_memory_is_bounded_and_covers_the_whole_run(tmp_path):
+    path = tmp_path / "long.gif"
+    rec = Recorder(path, fps=20, max_gif_frames=10)
+    for i in range(100):
+        rec.write(np.full((16, 16, 3), 2 * i, np.uint8))
+        assert len(rec._buffer) <= 10
+    assert rec.frames == 100
+    assert rec.frame_duration_ms() >= 8 * 50  # each kept frame now stands for 8+ written ones
+    rec.close()
+    ok, anim = cv2.imreadanimation(str(path))
+    assert ok and 5 <= len(anim.frames) <= 10
+    first, last = anim.frames[0][0, 0, 0], anim.frames[-1][0, 0, 0]
+    assert first <= 4 and last >= 2 * 80  # from the start to near the end
+    total_ms = sum(int(d) for d in anim.durations)
+    assert 4000 <= total_ms <= 6500  # the run lasted 100 / 20 fps = 5 s
+
+
+def _usual_mode():
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def test_recording_has_usual_permissions(tmp_path):
+    path = tmp_path / "perm.gif"
+    with Recorder(path, fps=10) as rec:
+        rec.write(_frame(0))
+    assert path.stat().st_mode & 0o777 == _usual_mode()
+
+
+def test_snapshot_is_atomic_png(tmp_path):
+    canvas = _frame(3, (50, 40))
+    path = snapshot(tmp_path / "shots" / "snap.png", canvas)
+    assert np.array_equal(cv2.imread(str(path)), canvas)
+    assert os.listdir(path.parent) == ["snap.png"]
+    assert path.stat().st_mode & 0o777 == _usual_mode()
+    with pytest.raises(UserError):
+        snapshot(tmp_path / "snap.jpg", canvas)

@@ -1,0 +1,66 @@
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from blocks import load_block, seed_block, train_block
+from blocks.evaluate import evaluate_block
+from blocks.train import augment_photos
+from conftest import PHOTOS, ROOT
+
+
+def test_training_raises_the_target_probability(model, photos):
+    x = photos[0][:6]
+    res = train_block(model, x, 341, area=0.05, steps=12, batch=4, lr=0.05, seed=0, log=lambda m: None,
+                      log_every=4)
+    assert res.block.shape == (3, 50, 50)
+    assert res.history[-1]["loss"] < res.history[0]["loss"]
+    init = seed_block(model, 341, 50).block
+    after = evaluate_block(model, x, res.block, 341, 0.0498, trials=2, seed=1)
+    before = evaluate_block(model, x, init, 341, 0.0498, trials=2, seed=1)
+    assert after["mean_target_prob"] > before["mean_target_prob"]
+
+
+def test_training_is_reproducible(model, photos):
+    x = photos[0][:4]
+    a = train_block(model, x, 388, area=0.02, steps=2, batch=2, seed=7, log=lambda m: None)
+    b = train_block(model, x, 388, area=0.02, steps=2, batch=2, seed=7, log=lambda m: None)
+    assert torch.equal(a.block, b.block)
+
+
+def test_photo_augmentation_keeps_shape_and_range():
+    x = torch.rand(5, 3, 32, 32)
+    y = augment_photos(x, torch.Generator().manual_seed(0))
+    assert y.shape == x.shape and y.min() >= 0 and y.max() <= 1 and not torch.equal(x, y)
+
+
+@pytest.mark.parametrize("name", ["hog", "giant_panda"])
+def test_shipped_blocks_beat_the_seed_block_on_unseen_photos(model, photos, name):
+    block = load_block(name)
+    info = block.info
+    assert not set(info.photos) & {p.name for p in photos[1]}, "test photos must not be training photos"
+    ours = evaluate_block(model, photos[0], block.image, info.target, info.area, trials=4, seed=0)
+    seed = evaluate_block(model, photos[0], seed_block(model, info.target, info.side).block, info.target,
+                          info.area, trials=4, seed=0)
+    assert ours["targeted_success"] > seed["targeted_success"] + 0.3
+    assert ours["mean_target_prob"] > seed["mean_target_prob"]
+    assert ours["untargeted_success"] >= seed["untargeted_success"]
+
+
+def test_eval_script_json():
+    out = subprocess.run([sys.executable, "scripts/eval_blocks.py", "--photos", str(PHOTOS), "--block",
+                          "blocks/library/hog.png", "--trials", "1", "--json"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    res = json.loads(out.stdout)
+    for key in ("targeted_success", "untargeted_success", "mean_target_prob", "n_photos", "n_trials", "area"):
+        assert key in res and key in res["seed_block"]
+    assert res["n_photos"] == 16 and res["n_trials"] == 16 and res["area"] <= 0.05
+
+
+def test_eval_script_bad_block_is_one_line(tmp_path):
+    out = subprocess.run([sys.executable, "scripts/eval_blocks.py", "--photos", str(PHOTOS), "--block",
+                          str(tmp_path / "none.png")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and out.stderr.startswith("error: ") and out.stderr.count("\n") == 1
