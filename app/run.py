@@ -40,7 +40,8 @@ class Summary:
     fooled: int = 0          # frames where the block was pasted and the after-label is its target
     pasted: int = 0          # frames with a block pasted
     changed: int = 0         # frames where the after-label differs from the before-label
-    first_frame_s: float | None = None
+    first_frame_s: float | None = None      # from the call of run() to the first rendered frame
+    first_frame_at: float | None = None     # time.perf_counter() at the first rendered frame
     outputs: list[str] = field(default_factory=list)
     stage_ms: dict[str, list[float]] = field(default_factory=lambda: collections.defaultdict(list))
 
@@ -110,7 +111,8 @@ def fit(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(frame, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
 
 
-def run(settings: Settings, log=print) -> Summary:
+def run(settings: Settings, log=print, on_frame=None) -> Summary:
+    """Run until the source ends, q, Ctrl-C, SIGTERM or max_frames. `on_frame(i, result)` is called per frame."""
     t_start = time.perf_counter()
     headless = settings.ui.headless or not has_display()
     # Everything a user can get wrong is checked before the first frame.
@@ -129,10 +131,12 @@ def run(settings: Settings, log=print) -> Summary:
     fooled_hist: collections.deque = collections.deque(maxlen=settings.ui.fooled_window)
     fps_hist: collections.deque = collections.deque(maxlen=30)
     message_until = 0.0
+    was_lost = False
     last = None                   # (frame, result) of the last frame, redrawn while a camera is lost
     fullscreen = settings.ui.fullscreen
     if not headless:
-        cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL)
+        os.environ.setdefault("QT_LOGGING_RULES", "default.warning=false")   # Qt's font-folder chatter
+        cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
         if fullscreen:
             cv2.setWindowProperty(WINDOW, cv2.WND_PROP_FULLSCREEN, cv2.WINDOW_FULLSCREEN)
     old_term = signal.signal(signal.SIGTERM, _raise_stop) if _main_thread() else None
@@ -145,6 +149,9 @@ def run(settings: Settings, log=print) -> Summary:
             if frame is None:
                 if source.ended:
                     break
+                if source.lost != was_lost:
+                    was_lost = source.lost
+                    log("camera lost: reconnecting" if was_lost else "camera back")
                 if last is not None and not headless:        # a live camera is gone: say so, keep trying
                     hud.lost = source.lost
                     cv2.imshow(WINDOW, render(last[0], last[1].after_frame, last[1].before, last[1].after,
@@ -152,6 +159,9 @@ def run(settings: Settings, log=print) -> Summary:
                     if _keys(cv2.waitKey(30) & 0xFF) == "quit":
                         break
                 continue
+            if was_lost:
+                was_lost = False
+                log("camera back")
             hud.lost = False
             frame = fit(frame, settings.size)
             res = pipeline.step(frame)
@@ -173,10 +183,14 @@ def run(settings: Settings, log=print) -> Summary:
             latency = (time.perf_counter() - t_frame) * 1e3 - t_read
             stats.write(summary.frames, res, latency)
             _tally(summary, res, block)
+            res.ms["frame"] = (time.perf_counter() - t_frame) * 1e3
             for k, v in res.ms.items():
                 summary.stage_ms[k].append(v)
+            if on_frame is not None:
+                on_frame(summary.frames, res)
             if summary.first_frame_s is None:
-                summary.first_frame_s = time.perf_counter() - t_start
+                summary.first_frame_at = time.perf_counter()
+                summary.first_frame_s = summary.first_frame_at - t_start
             fps_hist.append(time.perf_counter())
             if len(fps_hist) > 1:
                 hud.fps = (len(fps_hist) - 1) / (fps_hist[-1] - fps_hist[0])
@@ -185,6 +199,8 @@ def run(settings: Settings, log=print) -> Summary:
                 hud.message, message_until = "", 0.0
             if headless:
                 continue
+            if summary.frames == 1 and not fullscreen:
+                cv2.resizeWindow(WINDOW, canvas.shape[1], canvas.shape[0])
             cv2.imshow(WINDOW, canvas)
             action = _keys(cv2.waitKey(1) & 0xFF)
             if action == "quit" or cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) < 1:

@@ -1,0 +1,145 @@
+"""Speed and memory of the real pipeline, headless, printed as numbers (never asserted).
+
+    python scripts/bench.py [--frames 300] [--size 640x480] [--source sample] [--backend auto] [--json]
+    python scripts/bench.py --soak 20000          # resident memory at start and end of a long run
+
+Reports fps, latency p50/p95, per-stage medians (capture, localize, paste, infer, render, record), the bare
+inference time of one 224×224 image on the same backend in the same run, ratio = median frame time ÷
+(2 × bare), first_frame_s (from the start of this script), and the time of one block-training step.
+"""
+from __future__ import annotations
+
+import time
+
+T_START = time.perf_counter()
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import resource  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def rss_mb() -> float:
+    """Current resident memory of this process in MB (Linux /proc; peak RSS elsewhere)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bare_inference_ms(backend, runs: int = 30) -> float:
+    x = np.random.default_rng(0).random((1, 3, backend.input_size, backend.input_size), dtype=np.float32)
+    for _ in range(3):
+        backend.infer(x)
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        backend.infer(x)
+        times.append((time.perf_counter() - t) * 1e3)
+    return float(np.median(times))
+
+
+def train_step_s(steps: int = 3, batch: int = 12) -> float:
+    import torch
+    from blocks import train_block
+    from models import load_classifier
+    model = load_classifier()
+    photos = torch.rand(batch, 3, model.input_size, model.input_size)
+    train_block(model, photos, 341, 0.05, steps=1, batch=batch, log=lambda m: None)      # warm-up
+    t = time.perf_counter()
+    train_block(model, photos, 341, 0.05, steps=steps, batch=batch, log=lambda m: None)
+    return (time.perf_counter() - t) / steps
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--frames", type=int, default=300)
+    ap.add_argument("--size", default="640x480")
+    ap.add_argument("--source", default="sample")
+    ap.add_argument("--backend", default="auto")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--record", default="mp4", choices=["mp4", "gif", "none"], help="record stage format")
+    ap.add_argument("--soak", type=int, default=0, help="run N frames and report memory growth")
+    ap.add_argument("--no-train", action="store_true", help="skip the block-training step timing")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+
+    from app.config import Settings, override
+    from app.run import run
+    from models import UserError, load_classifier
+    from models.backend import make_backend
+
+    try:
+        w, h = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        print(f"error: --size must look like 640x480, got {args.size!r}", file=sys.stderr)
+        return 2
+    frames = args.soak or args.frames
+    tmp = tempfile.mkdtemp(prefix="bench-")
+    record = None if args.record == "none" or args.soak else str(Path(tmp) / f"bench.{args.record}")
+    try:
+        settings = override(Settings(), {"source": args.source, "size": [w, h], "max_frames": frames,
+                                         "loop": True, "backend": args.backend, "device": args.device,
+                                         "ui.headless": True, "record.path": record})
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    mem: dict[int, float] = {}
+    warm = min(500, frames // 10)
+
+    def on_frame(i, res):
+        if i in (1, warm) or i == frames or (args.soak and i % 1000 == 0):
+            mem[i] = rss_mb()
+            if args.soak and not args.json and i % 1000 == 0:
+                print(f"  frame {i:6d}  rss {mem[i]:.1f} MB", file=sys.stderr)
+    try:
+        summary = run(settings, log=lambda m: print(m, file=sys.stderr), on_frame=on_frame)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    model = load_classifier(device=args.device)
+    backend = make_backend(model, args.backend)
+    bare = bare_inference_ms(backend)
+    st = {k: np.asarray(v) for k, v in summary.stage_ms.items()}
+    frame_ms = st["frame"]
+    res = {
+        "frames": summary.frames, "size": f"{w}x{h}", "source": args.source,
+        "fps": round(summary.fps, 2),
+        "latency_ms_p50": round(float(np.median(frame_ms)), 2),
+        "latency_ms_p95": round(float(np.percentile(frame_ms, 95)), 2),
+        "stages_ms_median": {k: round(float(np.median(st[k])), 2)
+                             for k in ("capture", "paste", "infer", "localize", "render", "record") if k in st},
+        "bare_inference_ms": round(bare, 2),
+        "ratio": round(float(np.median(frame_ms)) / (2 * bare), 3),
+        "first_frame_s": round(summary.first_frame_at - T_START, 3),     # script start, imports included
+        "run_first_frame_s": round(summary.first_frame_s, 3),           # from run(): model, ONNX, source
+        "backend": backend.name, "device": backend.device,
+        "fooled": round(summary.fooled / summary.pasted, 3) if summary.pasted else None,
+    }
+    if args.soak:
+        start = mem.get(warm) or mem.get(1)
+        end = mem.get(frames) or rss_mb()
+        res.update({"soak_frames": frames, "rss_mb_start": round(start, 1), "rss_mb_end": round(end, 1),
+                    "rss_growth_pct": round(100 * (end - start) / start, 2), "rss_mb_first_frame": round(mem[1], 1),
+                    "rss_measured_from_frame": warm})
+    if not args.no_train and not args.soak:
+        res["train_step_s"] = round(train_step_s(), 3)
+    if args.json:
+        print(json.dumps(res))
+    else:
+        for k, v in res.items():
+            print(f"{k:24s} {v}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

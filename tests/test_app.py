@@ -1,0 +1,128 @@
+"""End-to-end runs of the app, headless, on sources written in the test."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from app.__main__ import main
+from conftest import PHOTOS, ROOT
+
+
+def _video(path, n=12, size=(320, 240), fps=10):
+    """A short clip of the hens photo panning slowly."""
+    img = cv2.imread(str(PHOTOS / "hens.jpg"))
+    img = cv2.resize(img, (size[0] + 2 * n, size[1]))
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
+    for i in range(n):
+        w.write(np.ascontiguousarray(img[:, 2 * i:2 * i + size[0]]))
+    w.release()
+    return path
+
+
+def _frames(path):
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            break
+        frames.append(f)
+    return frames
+
+
+def _gif_frames(path):
+    ok, anim = cv2.imreadanimation(str(path))
+    assert ok
+    return anim.frames
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    return _video(tmp_path_factory.mktemp("clip") / "hens.avi")
+
+
+@pytest.mark.parametrize("ext", ["gif", "mp4"])
+def test_video_file_to_recording_and_stats(clip, tmp_path, ext, capsys):
+    rec, stats = tmp_path / f"out.{ext}", tmp_path / "out.jsonl"
+    code = main(["--source", str(clip), "--headless", "--record", str(rec), "--stats", str(stats),
+                 "--block", "hog", "--layout", "side_by_side"])
+    assert code == 0
+    frames = _gif_frames(rec) if ext == "gif" else _frames(rec)
+    assert len(frames) == 12                                  # a file: every frame, none dropped
+    h, w = frames[0].shape[:2]
+    assert w == 640 or w == 1282 and h > 240                  # side by side (the GIF is scaled to 640 wide)
+    assert w / h > 2.0
+    lines = [json.loads(x) for x in stats.read_text().splitlines()]
+    assert [x["frame"] for x in lines] == list(range(12))
+    for x in lines:
+        assert set(x) == {"frame", "before", "after", "box", "block", "block_area", "latency_ms"}
+        assert set(x["before"]) == {"index", "name", "prob"} and x["latency_ms"] > 0
+    assert lines[0]["before"]["name"] == "hen"
+    pasted = [x for x in lines if x["block"] is not None]
+    assert len(pasted) >= 10                                  # from the second frame on, the block is on the hens
+    for x in pasted:
+        assert x["block"] == "hog" and 0 < x["block_area"] <= 0.05
+        bx, by, bw, bh = x["box"]
+        assert 0 <= bx and 0 <= by and bx + bw <= 320 and by + bh <= 240
+    out = capsys.readouterr().out
+    assert "frames   12" in out and "fooled" in out
+    assert not list(tmp_path.glob(".*"))                      # no temporary recording left behind
+
+
+def test_the_block_fools_the_classifier_on_a_real_photo(tmp_path):
+    stats = tmp_path / "s.jsonl"
+    assert main(["--source", str(PHOTOS / "hens.jpg"), "--headless", "--max-frames", "12", "--stats", str(stats),
+                 "--quiet"]) == 0
+    lines = [json.loads(x) for x in stats.read_text().splitlines()]
+    assert len(lines) == 12
+    changed = sum(x["after"]["index"] != x["before"]["index"] for x in lines)
+    assert changed >= 8, [x["after"]["name"] for x in lines]
+    assert all(x["before"]["name"] in ("hen", "cock") for x in lines)
+
+
+def test_block_off_leaves_the_labels_alone(tmp_path):
+    stats = tmp_path / "s.jsonl"
+    assert main(["--source", str(PHOTOS / "hens.jpg"), "--headless", "--max-frames", "4", "--stats", str(stats),
+                 "--no-block", "--quiet"]) == 0
+    lines = [json.loads(x) for x in stats.read_text().splitlines()]
+    assert all(x["block"] is None and x["after"] == x["before"] for x in lines)
+
+
+def test_sample_source_runs_by_default(tmp_path, capsys):
+    assert main(["--headless", "--max-frames", "5", "--source", "sample"]) == 0
+    assert "frames   5" in capsys.readouterr().out
+
+
+def test_torch_backend_gives_the_same_labels(tmp_path):
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    for backend, path in (("onnx", a), ("torch", b)):
+        assert main(["--source", str(PHOTOS / "panda.jpg"), "--headless", "--max-frames", "3", "--quiet",
+                     "--backend", backend, "--stats", str(path)]) == 0
+    la = [json.loads(x) for x in a.read_text().splitlines()]
+    lb = [json.loads(x) for x in b.read_text().splitlines()]
+    assert [x["before"]["index"] for x in la] == [x["before"]["index"] for x in lb]
+    assert [x["after"]["index"] for x in la] == [x["after"]["index"] for x in lb]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_recording_survives_signals(tmp_path, sig):
+    rec, stats = tmp_path / "live.gif", tmp_path / "live.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "app", "--source", "sample", "--loop", "--headless", "--record",
+                             str(rec), "--stats", str(stats), "--quiet"], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and (not stats.exists() or len(stats.read_text().splitlines()) < 5):
+        time.sleep(0.2)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    n = len(stats.read_text().splitlines())
+    assert len(_gif_frames(rec)) == n >= 5
+    assert not list(tmp_path.glob(".*"))

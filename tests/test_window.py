@@ -1,0 +1,61 @@
+"""The real window, under a virtual X server (skipped where Xvfb is not installed)."""
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import PHOTOS, ROOT
+
+pytestmark = pytest.mark.skipif(shutil.which("Xvfb") is None, reason="Xvfb not installed")
+
+
+@pytest.fixture
+def display():
+    num = 90 + os.getpid() % 9
+    proc = subprocess.Popen(["Xvfb", f":{num}", "-screen", "0", "1600x900x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)
+    yield f":{num}"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def _app(display, *args):
+    env = {**os.environ, "DISPLAY": display}
+    return subprocess.Popen([sys.executable, "-m", "app", "--source", str(PHOTOS / "hens.jpg"), "--loop", *args],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_window_opens_runs_and_closes(display):
+    proc = _app(display, "--max-frames", "15")
+    out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 0, err
+    assert "frames   15" in out
+    assert "Traceback" not in err and "QFontDatabase" not in err
+
+
+@pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool not installed")
+def test_keys_reach_the_window(display, tmp_path):
+    snaps = tmp_path / "snaps"
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"record:\n  snapshot_dir: {snaps}\n")
+    proc = _app(display, "--config", str(cfg), "--max-frames", "100000")
+    env = {**os.environ, "DISPLAY": display}
+    deadline = time.time() + 120
+    wid = ""
+    while time.time() < deadline and not wid:
+        wid = subprocess.run(["xdotool", "search", "--name", "chicken-saviour"], env=env, capture_output=True,
+                             text=True).stdout.split()
+        time.sleep(0.5)
+    assert wid, "no window appeared"
+    time.sleep(2)
+    for key in ("h", "s", "q"):
+        subprocess.run(["xdotool", "windowfocus", wid[0]], env=env, capture_output=True)   # no window manager here
+        subprocess.run(["xdotool", "key", key], env=env, capture_output=True)
+        time.sleep(1.0)
+    out, err = proc.communicate(timeout=60)            # q quits long before 100000 frames
+    assert proc.returncode == 0, err
+    assert len(list(snaps.glob("snapshot-*.png"))) == 1
