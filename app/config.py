@@ -53,7 +53,7 @@ class RecordSettings:
 
 @dataclass(frozen=True)
 class Settings:
-    source: str = "sample"                 # camera index ("0"), video file, image, folder, or "sample"
+    source: str = "0"                      # camera index, video file, image, folder, or "sample"
     size: tuple[int, int] = (640, 480)     # frame size (width, height) of generated and processed frames
     loop: bool = False                     # restart a finite source at its end
     realtime: bool = False                 # pace a video file at its native rate (default: every frame)

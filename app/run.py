@@ -13,6 +13,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 
 from blocks import list_blocks, load_block
 from models import UserError, load_classifier
@@ -22,7 +23,7 @@ from .config import Settings
 from .pipeline import Pipeline
 from .record import Recorder, snapshot
 from .render import Hud, render
-from .sources import open_source
+from .sources import Prefetch, open_source
 
 WINDOW = "chicken-saviour"
 
@@ -122,10 +123,16 @@ def run(settings: Settings, log=print, on_frame=None) -> Summary:
                         max_gif_frames=settings.record.gif_max_frames) if settings.record.path else None
     stats = StatsWriter(settings.stats)
     backend = make_backend(model, settings.backend, settings.threads or None)
+    threads = torch.get_num_threads(), cv2.getNumThreads()
+    if backend.name == "onnx":             # torch and OpenCV only do small per-frame jobs here: one thread each
+        torch.set_num_threads(1)           # keeps them from fighting ONNX Runtime's threads for the cores
+        cv2.setNumThreads(1)
     pipeline = Pipeline(backend, blocks, model.class_names, settings.localize, settings.block.scale, index,
                         settings.block.enabled)
     source = open_source(settings.source, size=settings.size, loop=settings.loop, realtime=settings.realtime,
                          fps=settings.fps)
+    if not source.live:
+        source = Prefetch(source)          # decode/generate the next frame while this one is classified
     summary = Summary()
     hud = Hud(target=None, device=backend.device, backend=backend.name)
     fooled_hist: collections.deque = collections.deque(maxlen=settings.ui.fooled_window)
@@ -134,6 +141,8 @@ def run(settings: Settings, log=print, on_frame=None) -> Summary:
     was_lost = False
     last = None                   # (frame, result) of the last frame, redrawn while a camera is lost
     fullscreen = settings.ui.fullscreen
+    if headless and not settings.max_frames:
+        log(f"headless: no window; processing {source.name} until it ends (Ctrl-C stops and saves)")
     if not headless:
         os.environ.setdefault("QT_LOGGING_RULES", "default.warning=false")   # Qt's font-folder chatter
         cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
@@ -248,6 +257,8 @@ def run(settings: Settings, log=print, on_frame=None) -> Summary:
             cv2.destroyAllWindows()
         if old_term is not None:
             signal.signal(signal.SIGTERM, old_term)
+        torch.set_num_threads(threads[0])
+        cv2.setNumThreads(threads[1])
     return summary
 
 

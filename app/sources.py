@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import math
 import sys
+import queue
 import threading
 import time
 from pathlib import Path
@@ -251,6 +252,60 @@ class ClipSource(Source):
         if self._pacer:
             self._pacer.wait()
         return frame
+
+
+class Prefetch(Source):
+    """Reads a finite source ahead in a daemon thread (a queue of ``depth`` frames), so that making the next
+    frame (decoding a file, warping the sample) overlaps the work on this one. Every frame, in order."""
+
+    def __init__(self, source: Source, depth: int = 2) -> None:
+        self.source = source
+        self.name, self.fps, self.frame_count = source.name, source.fps, source.frame_count
+        self._q: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=f"prefetch {self.name}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                frame = self.source.read()
+                if frame is not None:
+                    self._put(frame)
+                elif self.source.ended:
+                    break
+        except BaseException as exc:  # handed to the reader, never lost in the thread
+            self._error = exc
+        self._put(None)
+
+    def _put(self, item) -> None:
+        while not self._stop.is_set():
+            try:
+                self._q.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def read(self, timeout: float = 1.0) -> np.ndarray | None:
+        if self.ended:
+            return None
+        try:
+            frame = self._q.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        if frame is None:
+            self.ended = True
+            if self._error is not None:
+                raise self._error
+        return frame
+
+    def close(self) -> None:
+        self.ended = True
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=2.0)
+        self.source.close()
 
 
 def image_clip(name: str, images: Sequence, size: tuple[int, int] = (640, 480), fps: float = 30.0,

@@ -126,3 +126,58 @@ def test_recording_survives_signals(tmp_path, sig):
     n = len(stats.read_text().splitlines())
     assert len(_gif_frames(rec)) == n >= 5
     assert not list(tmp_path.glob(".*"))
+
+
+def test_sliding_window_localiser_option(tmp_path):
+    stats = tmp_path / "s.jsonl"
+    assert main(["--source", str(PHOTOS / "pig.jpg"), "--headless", "--max-frames", "3", "--quiet",
+                 "--localize", "sliding", "--stats", str(stats)]) == 0
+    lines = [json.loads(x) for x in stats.read_text().splitlines()]
+    assert lines[0]["box"] is None and lines[-1]["box"] is not None and lines[-1]["block"] == "hog"
+
+
+def test_camera_that_vanishes_mid_run_is_survived(tmp_path, monkeypatch, capsys):
+    """A camera delivers frames, goes away for a while, comes back: the run never crashes and resumes."""
+    import threading
+
+    import app.run as run_mod
+    from app.sources import CameraSource
+
+    photo = cv2.resize(cv2.imread(str(PHOTOS / "hens.jpg")), (320, 240))
+    state = {"present": True, "reads": 0}
+
+    class Capture:
+        def isOpened(self):
+            return state["present"]
+
+        def read(self):
+            time.sleep(0.02)
+            if not state["present"]:
+                return False, None
+            state["reads"] += 1
+            return True, photo.copy()
+
+        def release(self):
+            pass
+
+    def unplug_and_replug():
+        time.sleep(1.5)
+        state["present"] = False
+        time.sleep(1.5)
+        state["present"] = True
+    monkeypatch.setattr(run_mod, "open_source", lambda *a, **k: CameraSource(0, opener=Capture))
+    threading.Thread(target=unplug_and_replug, daemon=True).start()
+    stats = tmp_path / "s.jsonl"
+    t0 = time.time()
+    assert main(["--headless", "--max-frames", "60", "--stats", str(stats), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "camera lost: reconnecting" in err and "camera back" in err
+    assert len(stats.read_text().splitlines()) == 60
+    assert time.time() - t0 < 120
+
+
+def test_default_camera_missing_falls_back_to_the_sample(capsys):
+    assert main(["--headless", "--max-frames", "3", "--source", "0"]) == 0
+    cap = capsys.readouterr()
+    assert "warning: camera 0 cannot be opened; playing the built-in sample instead" in cap.err
+    assert "frames   3" in cap.out and "hen" in cap.out
