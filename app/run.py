@@ -78,19 +78,28 @@ def has_display() -> bool:
 
 
 class StatsWriter:
+    """One JSON line per frame, flushed as it goes. The path is checked at once, but the file is only
+    opened (and an old one replaced) at the first frame, so a run that fails to start loses nothing."""
+
     def __init__(self, path: str | None):
         self.f = None
-        if path:
-            p = Path(path)
+        self.path = Path(path) if path else None
+        if self.path is not None:
             try:
-                p.parent.mkdir(parents=True, exist_ok=True)
-                self.f = open(p, "w", encoding="utf-8")
+                self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise UserError(f"cannot write stats file {p} ({exc.strerror})") from None
+                raise UserError(f"cannot write stats file {self.path} ({exc.strerror})") from None
+            if self.path.is_dir() or not os.access(self.path.parent, os.W_OK):
+                raise UserError(f"cannot write stats file {self.path}")
 
     def write(self, i: int, res, latency_ms: float) -> None:
-        if self.f is None:
+        if self.path is None:
             return
+        if self.f is None:
+            try:
+                self.f = open(self.path, "w", encoding="utf-8", buffering=1)
+            except OSError as exc:
+                raise UserError(f"cannot write stats file {self.path} ({exc.strerror})") from None
         def pred(p):
             return {"index": p.index, "name": p.name, "prob": round(p.prob, 5)}
         self.f.write(json.dumps({"frame": i, "before": pred(res.before), "after": pred(res.after), "box": res.box,
@@ -119,20 +128,24 @@ def run(settings: Settings, log=print, on_frame=None) -> Summary:
     # Everything a user can get wrong is checked before the first frame.
     model = load_classifier(settings.model, settings.device, settings.weights)
     blocks, index = load_blocks(settings, model.name)
-    recorder = Recorder(settings.record.path, settings.fps, max_width=settings.record.gif_width,
-                        max_gif_frames=settings.record.gif_max_frames) if settings.record.path else None
-    stats = StatsWriter(settings.stats)
     backend = make_backend(model, settings.backend, settings.threads or None)
-    threads = torch.get_num_threads(), cv2.getNumThreads()
-    if backend.name == "onnx":             # torch and OpenCV only do small per-frame jobs here: one thread each
-        torch.set_num_threads(1)           # keeps them from fighting ONNX Runtime's threads for the cores
-        cv2.setNumThreads(1)
     pipeline = Pipeline(backend, blocks, model.class_names, settings.localize, settings.block.scale, index,
                         settings.block.enabled)
     source = open_source(settings.source, size=settings.size, loop=settings.loop, realtime=settings.realtime,
                          fps=settings.fps)
+    try:
+        stats = StatsWriter(settings.stats)
+        recorder = Recorder(settings.record.path, settings.fps, max_width=settings.record.gif_width,
+                            max_gif_frames=settings.record.gif_max_frames) if settings.record.path else None
+    except BaseException:
+        source.close()
+        raise
     if not source.live:
         source = Prefetch(source)          # decode/generate the next frame while this one is classified
+    threads = torch.get_num_threads(), cv2.getNumThreads()
+    if backend.name == "onnx":             # torch and OpenCV only do small per-frame jobs here: one thread each
+        torch.set_num_threads(1)           # keeps them from fighting ONNX Runtime's threads for the cores
+        cv2.setNumThreads(1)
     summary = Summary()
     hud = Hud(target=None, device=backend.device, backend=backend.name)
     fooled_hist: collections.deque = collections.deque(maxlen=settings.ui.fooled_window)
@@ -175,7 +188,8 @@ def run(settings: Settings, log=print, on_frame=None) -> Summary:
             frame = fit(frame, settings.size)
             res = pipeline.step(frame)
             block = pipeline.block
-            hud.target = block.info.target_name if block is not None and pipeline.enabled else None
+            hud.target = block.info.target_name if block is not None else None
+            hud.block_on = pipeline.enabled
             if res.block is not None:
                 fooled_hist.append(res.after.index == block.info.target)
             hud.fooled = (sum(fooled_hist) / len(fooled_hist)) if fooled_hist else None

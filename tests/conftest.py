@@ -1,6 +1,7 @@
 import sys
 from pathlib import Path
 
+import cv2
 import pytest
 import torch
 
@@ -28,3 +29,22 @@ def photos(model):
 def hens(model):
     import models
     return models.to_tensor(models.read_image(PHOTOS / "hens.jpg"), model.input_size)
+
+
+def decode_frames(path) -> list:
+    """Every frame of a video (OpenCV) or an animated GIF/WebP (cv2.imreadanimation)."""
+    path = Path(path)
+    if path.suffix in (".gif", ".webp"):
+        ok, anim = cv2.imreadanimation(str(path))
+        assert ok, f"{path} does not decode"
+        return list(anim.frames)
+    cap = cv2.VideoCapture(str(path))
+    assert cap.isOpened(), f"{path} does not open"
+    frames = []
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            break
+        frames.append(f)
+    cap.release()
+    return frames

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from app.__main__ import main
-from conftest import PHOTOS, ROOT
+from conftest import PHOTOS, ROOT, decode_frames
 
 
 def _video(path, n=12, size=(320, 240), fps=10):
@@ -25,23 +25,6 @@ def _video(path, n=12, size=(320, 240), fps=10):
     return path
 
 
-def _frames(path):
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, f = cap.read()
-        if not ok:
-            break
-        frames.append(f)
-    return frames
-
-
-def _gif_frames(path):
-    ok, anim = cv2.imreadanimation(str(path))
-    assert ok
-    return anim.frames
-
-
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
     return _video(tmp_path_factory.mktemp("clip") / "hens.avi")
@@ -53,7 +36,7 @@ def test_video_file_to_recording_and_stats(clip, tmp_path, ext, capsys):
     code = main(["--source", str(clip), "--headless", "--record", str(rec), "--stats", str(stats),
                  "--block", "hog", "--layout", "side_by_side"])
     assert code == 0
-    frames = _gif_frames(rec) if ext == "gif" else _frames(rec)
+    frames = decode_frames(rec)
     assert len(frames) == 12                                  # a file: every frame, none dropped
     h, w = frames[0].shape[:2]
     assert w == 640 or w == 1282 and h > 240                  # side by side (the GIF is scaled to 640 wide)
@@ -124,7 +107,7 @@ def test_recording_survives_signals(tmp_path, sig):
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     n = len(stats.read_text().splitlines())
-    assert len(_gif_frames(rec)) == n >= 5
+    assert len(decode_frames(rec)) == n >= 5
     assert not list(tmp_path.glob(".*"))
 
 

@@ -88,3 +88,16 @@ def test_blocks_cli_errors():
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and out.stderr.startswith("error: unknown ImageNet class 'hogg'")
     assert "did you mean 'hog'" in out.stderr and out.stderr.count("\n") == 1
+
+
+def test_a_run_that_fails_to_start_loses_nothing(tmp_path, capsys):
+    old_stats = tmp_path / "old.jsonl"
+    old_stats.write_text('{"frame": 0}\n')
+    old_rec = tmp_path / "old.gif"
+    old_rec.write_bytes(b"GIF89a previous recording")
+    code = main(["--source", str(tmp_path / "missing.mp4"), "--stats", str(old_stats), "--record", str(old_rec),
+                 "--headless", "--quiet"])
+    assert code == 2 and "missing.mp4" in capsys.readouterr().err
+    assert old_stats.read_text() == '{"frame": 0}\n'
+    assert old_rec.read_bytes() == b"GIF89a previous recording"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.gif", "old.jsonl"]      # no temporary files

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from app.record import Recorder, snapshot
+from conftest import decode_frames
 from models.errors import UserError
 
 
@@ -20,19 +21,7 @@ def _frame(i, size=(80, 60)):
 
 def _decode(path):
     """(frame count, (w, h) of the first frame) of a video or animation."""
-    if path.suffix in (".gif", ".webp"):
-        ok, anim = cv2.imreadanimation(str(path))
-        assert ok
-        return len(anim.frames), (anim.frames[0].shape[1], anim.frames[0].shape[0])
-    cap = cv2.VideoCapture(str(path))
-    assert cap.isOpened()
-    frames = []
-    while True:
-        ok, f = cap.read()
-        if not ok:
-            break
-        frames.append(f)
-    cap.release()
+    frames = decode_frames(path)
     return len(frames), (frames[0].shape[1], frames[0].shape[0])
 
 
