@@ -15,6 +15,7 @@ import torch
 from models import UserError, class_index, load_classifier, load_photos, slug
 from models.preprocess import image_files
 
+from .paste import EVAL_RANGES, TRAIN_RANGES
 from .library import LIBRARY, BlockInfo, list_blocks, load_block, save_block
 from .seed import seed_block
 from .train import block_side, train_block
@@ -52,6 +53,9 @@ def main(argv=None) -> int:
             p.add_argument("--lr", type=float, default=0.03)
             p.add_argument("--seed", type=int, default=0)
             p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
+            p.add_argument("--ranges", choices=["train", "eval"], default="train",
+                           help="random paste ranges: 'train' (a margin beyond the evaluation's) or 'eval'")
+            p.add_argument("--noise", type=float, default=0.02, help="camera noise std added in training")
             p.add_argument("--init", help="start from this block (library name or PNG) instead of the seed block")
         else:
             p.add_argument("--lower-limit", type=float, default=-0.5)
@@ -93,17 +97,19 @@ def run(args) -> int:
     photos, files = _photos(args.photos, args.holdout, model.input_size)
     print(f"training a {side}×{side} block (area {area:.4f}) toward {model.class_names[target]!r} "
           f"on {len(files)} photos, {args.steps} steps of {args.batch}, seed {args.seed}")
-    init = None
+    init, prior_steps, prior_seconds = None, 0, 0.0
     if args.init:
         start = load_block(args.init, model.name)
         if start.info.side != side:
             raise UserError(f"--init block {start.path} is {start.info.side} px, this block is {side} px")
         init = start.image
+        prior_steps, prior_seconds = start.info.steps, start.info.seconds or 0.0
+    ranges = TRAIN_RANGES if args.ranges == "train" else EVAL_RANGES
     res = train_block(model, photos, target, area, steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
-                      init=init)
+                      init=init, ranges=ranges, noise=args.noise)
     info = BlockInfo(target, model.class_names[target], model.name, area, side, model.input_size,
-                     steps=args.steps, seed=args.seed, train_success=round(res.success, 4),
-                     seconds=round(res.seconds, 1), photos=[f.name for f in files])
+                     steps=prior_steps + args.steps, seed=args.seed, train_success=round(res.success, 4),
+                     seconds=round(prior_seconds + res.seconds, 1), photos=[f.name for f in files])
     print(f"done in {res.seconds:.0f}s, training success {res.success:.1%}")
     print(save_block(res.block, info, args.out, name))
     return 0

@@ -31,12 +31,16 @@ def block_side(area: float, input_size: int) -> int:
     return max(2, int(math.floor(math.sqrt(area) * input_size)))
 
 
-def augment_photos(photos: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Random crop (60–100% of the side, any position), resize back, and horizontal flip."""
+def augment_photos(photos: torch.Tensor, generator: torch.Generator, mix: float = 0.5) -> torch.Tensor:
+    """Many backgrounds from few photos: a random crop (60–100% of the side) resized back, a horizontal flip,
+    colour jitter (brightness, contrast, saturation ×0.7–1.3), and with probability `mix` a split at a random
+    line with another photo of the batch (a new scene made of two)."""
     n, _, h, w = photos.shape
-    s = 0.6 + 0.4 * torch.rand(n, generator=generator)
-    ox = (1 - s) * torch.rand(n, generator=generator)
-    oy = (1 - s) * torch.rand(n, generator=generator)
+
+    def u(lo, hi, size=(n,)):
+        return lo + (hi - lo) * torch.rand(size, generator=generator)
+    s = u(0.6, 1.0)
+    ox, oy = (1 - s) * torch.rand(n, generator=generator), (1 - s) * torch.rand(n, generator=generator)
     flip = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0)
     theta = torch.zeros(n, 2, 3)
     theta[:, 0, 0] = s * flip
@@ -44,7 +48,21 @@ def augment_photos(photos: torch.Tensor, generator: torch.Generator) -> torch.Te
     theta[:, 0, 2] = 2 * ox + s - 1
     theta[:, 1, 2] = 2 * oy + s - 1
     grid = F.affine_grid(theta.to(photos), [n, 3, h, w], align_corners=False)
-    return F.grid_sample(photos, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    x = F.grid_sample(photos, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    grey = x.mean(dim=1, keepdim=True)
+    x = grey + (x - grey) * u(0.7, 1.3).view(n, 1, 1, 1).to(x)                     # saturation
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    x = mean + (x - mean) * u(0.7, 1.3).view(n, 1, 1, 1).to(x)                     # contrast
+    x = (x * u(0.7, 1.3).view(n, 1, 1, 1).to(x)).clamp(0, 1)                         # brightness
+    if mix > 0 and n > 1:
+        other = x[torch.randperm(n, generator=generator)]
+        ys, xs = torch.meshgrid(torch.linspace(0, 1, h), torch.linspace(0, 1, w), indexing="ij")
+        vertical = (torch.rand(n, generator=generator) < 0.5).view(n, 1, 1)
+        cut = u(0.3, 0.7).view(n, 1, 1)
+        side = torch.where(vertical, xs[None] < cut, ys[None] < cut)
+        use = (torch.rand(n, generator=generator) < mix).view(n, 1, 1) & side
+        x = torch.where(use[:, None].to(x.device), other, x)
+    return x
 
 
 def train_block(model, photos: torch.Tensor, target: int, area: float, steps: int = 1000, batch: int = 16,
