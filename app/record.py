@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
+import threading
 import sys
 import tempfile
 from pathlib import Path
@@ -208,6 +210,51 @@ class Recorder:
         return self.path
 
     def __enter__(self) -> "Recorder":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class BackgroundRecorder:
+    """A :class:`Recorder` fed through a small queue by its own thread, so encoding a frame overlaps the work
+    on the next one (OpenCV's encoders release the GIL). Same ``write``/``close``/``frames``/``path``; an
+    error in the thread is raised by the next ``write`` or by ``close``, which always finishes the file."""
+
+    def __init__(self, recorder: Recorder, depth: int = 8) -> None:
+        self.recorder, self.path = recorder, recorder.path
+        self.frames = 0
+        self._q: queue.Queue = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name=f"record {self.path.name}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (canvas := self._q.get()) is not None:
+            if self._error is None:
+                try:
+                    self.recorder.write(canvas)
+                except BaseException as exc:  # handed to the caller, never lost in the thread
+                    self._error = exc
+
+    def write(self, canvas: np.ndarray) -> None:
+        if self._error is not None:
+            raise self._error
+        self._q.put(canvas)            # the caller renders a new canvas every frame: no copy needed
+        self.frames += 1
+
+    def close(self) -> Path | None:
+        if not self._closed:
+            self._closed = True
+            self._q.put(None)
+            self._thread.join()
+        result = self.recorder.close()
+        if self._error is not None:
+            raise self._error
+        return result
+
+    def __enter__(self) -> "BackgroundRecorder":
         return self
 
     def __exit__(self, *exc) -> None:

@@ -21,7 +21,7 @@ from models.backend import make_backend
 
 from .config import Settings
 from .pipeline import Pipeline
-from .record import Recorder, snapshot
+from .record import BackgroundRecorder, Recorder, snapshot
 from .render import Hud, render
 from .sources import Prefetch, open_source
 
@@ -135,8 +135,9 @@ def run(settings: Settings, log=print, on_frame=None) -> Summary:
                          fps=settings.fps)
     try:
         stats = StatsWriter(settings.stats)
-        recorder = Recorder(settings.record.path, settings.fps, max_width=settings.record.gif_width,
-                            max_gif_frames=settings.record.gif_max_frames) if settings.record.path else None
+        recorder = BackgroundRecorder(Recorder(settings.record.path, settings.fps, max_width=settings.record.gif_width,
+                                               max_gif_frames=settings.record.gif_max_frames)) \
+            if settings.record.path else None
     except BaseException:
         source.close()
         raise
@@ -243,7 +244,7 @@ def run(settings: Settings, log=print, on_frame=None) -> Summary:
             elif action == "record":
                 if recorder is None:
                     path = Path(settings.record.snapshot_dir) / time.strftime("recording-%Y%m%d-%H%M%S.mp4")
-                    recorder = Recorder(path, max(1.0, hud.fps or settings.fps))
+                    recorder = BackgroundRecorder(Recorder(path, max(1.0, hud.fps or settings.fps)))
                     hud.message = f"recording to {path}"
                 else:
                     done = recorder.close()

@@ -1,6 +1,7 @@
 """Tests for app.record: GIF/WebP/MP4/AVI recordings, temp files, errors, memory bound, snapshots."""
 
 import os
+import time
 
 import cv2
 import numpy as np
@@ -184,3 +185,32 @@ def test_snapshot_is_atomic_png(tmp_path):
     assert path.stat().st_mode & 0o777 == _usual_mode()
     with pytest.raises(UserError):
         snapshot(tmp_path / "snap.jpg", canvas)
+
+
+def test_background_recorder_writes_every_frame_in_order(tmp_path):
+    from app.record import BackgroundRecorder
+    path = tmp_path / "bg.avi"
+    with BackgroundRecorder(Recorder(path, fps=10)) as rec:
+        for i in range(20):
+            rec.write(_frame(i))
+    frames = decode_frames(path)
+    assert len(frames) == 20 and rec.frames == 20
+    # frame i has its white square at x = i: order is kept
+    xs = [int(np.argmax(f[20, :, 1] > 200)) for f in frames]          # the white square (green channel)
+    assert xs == sorted(xs) and xs[0] < xs[-1]
+
+
+def test_background_recorder_reports_errors(tmp_path):
+    from app.record import BackgroundRecorder
+
+    class Broken(Recorder):
+        def write(self, canvas):
+            raise RuntimeError("disk full")
+    rec = BackgroundRecorder(Broken(tmp_path / "x.avi", fps=10))
+    rec.write(_frame(0))
+    with pytest.raises(RuntimeError, match="disk full"):
+        for i in range(50):
+            rec.write(_frame(i))
+            time.sleep(0.01)
+    with pytest.raises(RuntimeError):
+        rec.close()
