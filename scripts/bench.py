@@ -84,7 +84,8 @@ def main(argv=None) -> int:
         print(f"error: --size must look like 640x480, got {args.size!r}", file=sys.stderr)
         return 2
     frames = args.soak or args.frames
-    tmp = tempfile.mkdtemp(prefix="bench-")
+    tmpdir = tempfile.TemporaryDirectory(prefix="bench-")       # the recording is thrown away at exit
+    tmp = tmpdir.name
     record = None if args.record == "none" or args.soak else str(Path(tmp) / f"bench.{args.record}")
     try:
         settings = override(Settings(), {"source": args.source, "size": [w, h], "max_frames": frames,

@@ -1,0 +1,34 @@
+"""The benchmark runs and reports every figure it promises (numbers are printed, never asserted)."""
+import json
+import subprocess
+import sys
+
+from conftest import ROOT
+
+KEYS = {"fps", "latency_ms_p50", "latency_ms_p95", "stages_ms_median", "bare_inference_ms", "ratio",
+        "first_frame_s", "backend", "device"}
+
+
+def test_bench_json():
+    out = subprocess.run([sys.executable, "scripts/bench.py", "--frames", "12", "--no-train", "--json"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    res = json.loads(out.stdout)
+    assert KEYS <= set(res) and res["frames"] == 12
+    assert {"capture", "paste", "infer", "localize", "render", "record"} <= set(res["stages_ms_median"])
+    assert res["fps"] > 0 and res["bare_inference_ms"] > 0 and res["ratio"] > 0
+
+
+def test_soak_reports_memory():
+    out = subprocess.run([sys.executable, "scripts/bench.py", "--soak", "30", "--json"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    res = json.loads(out.stdout)
+    assert res["soak_frames"] == 30 and res["rss_mb_start"] > 0 and res["rss_mb_end"] > 0
+    assert "rss_growth_pct" in res
+
+
+def test_bench_bad_size_is_one_line():
+    out = subprocess.run([sys.executable, "scripts/bench.py", "--size", "big"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 2 and out.stderr.startswith("error: --size")
