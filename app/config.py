@@ -7,7 +7,7 @@ from __future__ import annotations
 import difflib
 import types
 import typing
-from dataclasses import dataclass, field, fields, is_dataclass, replace
+from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 
 import yaml
@@ -194,4 +194,4 @@ def override(settings: Settings, dotted: dict, origin: str = "command line") -> 
 
 
 __all__ = ["BlockSettings", "LocalizeSettings", "RecordSettings", "Settings", "UiSettings", "load_settings",
-           "override", "replace"]
+           "override"]

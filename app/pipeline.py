@@ -12,7 +12,6 @@ import math
 import time
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 import torch
 
@@ -97,8 +96,7 @@ class Pipeline:
         return to_tensor(frame, s).numpy()
 
     def _classify_crops(self, crops: list[np.ndarray]) -> np.ndarray:
-        batch = np.stack([self._input(c) for c in crops if c.size] or [self._input(np.zeros((8, 8, 3), np.uint8))])
-        return softmax(self.backend.infer(batch)[0])
+        return softmax(self.backend.infer(np.stack([self._input(c) for c in crops]))[0])
 
     def step(self, frame: np.ndarray) -> FrameResult:
         ms: dict[str, float] = {}
