@@ -13,9 +13,9 @@ $(STAMP): requirements.txt
 
 install: $(STAMP)
 
-# the app, headless, on the built-in sample clip: writes out/demo.gif and out/demo.jsonl, prints a summary
+# the app, headless, on one pass of the built-in sample clip (12 s): writes out/demo.gif and out/demo.jsonl, prints a summary
 demo: $(STAMP)
-	$(PY) -m app --source sample --headless --max-frames 180 --record out/demo.gif --stats out/demo.jsonl
+	$(PY) -m app --source sample --headless --max-frames 360 --record out/demo.gif --stats out/demo.jsonl
 
 test: $(STAMP)
 	$(PY) -m pytest -q
