@@ -129,6 +129,10 @@ def test_camera_that_vanishes_mid_run_is_survived(tmp_path, monkeypatch, capsys)
     photo = cv2.resize(cv2.imread(str(PHOTOS / "hens.jpg")), (320, 240))
     state = {"present": True, "reads": 0}
 
+    def replug():
+        time.sleep(1.5)
+        state["present"] = True
+
     class Capture:
         def isOpened(self):
             return state["present"]
@@ -138,18 +142,15 @@ def test_camera_that_vanishes_mid_run_is_survived(tmp_path, monkeypatch, capsys)
             if not state["present"]:
                 return False, None
             state["reads"] += 1
+            if state["reads"] == 15:                 # unplugged after 15 frames, back 1.5 s later
+                state["present"] = False
+                threading.Thread(target=replug, daemon=True).start()
             return True, photo.copy()
 
         def release(self):
             pass
 
-    def unplug_and_replug():
-        time.sleep(1.5)
-        state["present"] = False
-        time.sleep(1.5)
-        state["present"] = True
     monkeypatch.setattr(run_mod, "open_source", lambda *a, **k: CameraSource(0, opener=Capture))
-    threading.Thread(target=unplug_and_replug, daemon=True).start()
     stats = tmp_path / "s.jsonl"
     t0 = time.time()
     assert main(["--headless", "--max-frames", "60", "--stats", str(stats), "--quiet"]) == 0
