@@ -169,12 +169,13 @@ def run(settings: Settings, log=print, on_frame=None) -> Summary:
             t_frame = time.perf_counter()
             frame = source.read()
             t_read = (time.perf_counter() - t_frame) * 1e3
+            if frame is None and source.ended:
+                break
+            lost = frame is None and source.lost
+            if lost != was_lost:
+                was_lost = lost
+                log("camera lost: reconnecting" if lost else "camera back")
             if frame is None:
-                if source.ended:
-                    break
-                if source.lost != was_lost:
-                    was_lost = source.lost
-                    log("camera lost: reconnecting" if was_lost else "camera back")
                 if last is not None and not headless:        # a live camera is gone: say so, keep trying
                     hud.lost = source.lost
                     cv2.imshow(WINDOW, render(last[0], last[1].after_frame, last[1].before, last[1].after,
@@ -182,9 +183,6 @@ def run(settings: Settings, log=print, on_frame=None) -> Summary:
                     if _keys(cv2.waitKey(30) & 0xFF) == "quit":
                         break
                 continue
-            if was_lost:
-                was_lost = False
-                log("camera back")
             hud.lost = False
             frame = fit(frame, settings.size)
             res = pipeline.step(frame)

@@ -18,7 +18,7 @@ from models.preprocess import image_files
 from .paste import EVAL_RANGES, TRAIN_RANGES
 from .library import LIBRARY, BlockInfo, list_blocks, load_block, save_block
 from .seed import seed_block
-from .train import block_side, train_block
+from .train import block_area, block_side, train_block
 
 
 def _photos(folder: str, holdout: str | None, size: int):
@@ -82,7 +82,7 @@ def run(args) -> int:
     target = class_index(args.target)
     model = load_classifier(args.model, args.device)
     side = block_side(args.area, model.input_size)
-    area = (side / model.input_size) ** 2
+    area = block_area(side, model.input_size)
     name = args.name or slug(target)
     if args.cmd == "seed":
         sb = seed_block(model, target, side, lower_limit=args.lower_limit)

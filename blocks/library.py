@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -139,13 +138,4 @@ def save_block(block: torch.Tensor, info: BlockInfo, out: Path | str, name: str)
     except OSError as exc:
         raise UserError(f"cannot write block to {out} ({exc.strerror})") from None
     return png
-
-
-def area_of(side: int, input_size: int) -> float:
-    return (side / input_size) ** 2
-
-
-def side_fraction(info: BlockInfo) -> float:
-    return math.sqrt(info.area)
-
 

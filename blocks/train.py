@@ -31,6 +31,11 @@ def block_side(area: float, input_size: int) -> int:
     return max(2, int(math.floor(math.sqrt(area) * input_size)))
 
 
+def block_area(side: int, input_size: int) -> float:
+    """Share of the classifier input a side×side block really covers (≤ the area asked for)."""
+    return (side / input_size) ** 2
+
+
 def augment_photos(photos: torch.Tensor, generator: torch.Generator, mix: float = 0.5) -> torch.Tensor:
     """Many backgrounds from few photos: a random crop (60–100% of the side) resized back, a horizontal flip,
     colour jitter (brightness, contrast, saturation ×0.7–1.3), and with probability `mix` a split at a random
@@ -74,7 +79,7 @@ def train_block(model, photos: torch.Tensor, target: int, area: float, steps: in
     device = next(model.parameters()).device
     model = model.to(memory_format=torch.channels_last)
     side = block_side(area, model.input_size)
-    true_area = (side / model.input_size) ** 2          # what the block really covers (≤ area)
+    true_area = block_area(side, model.input_size)
     if init is None:
         init = seed_block(model, target, side).block
     block = init.detach().clone().to(device).requires_grad_(True)
