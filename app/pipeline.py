@@ -13,11 +13,10 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
-from blocks import Block, fixed_params, paste
+from blocks import Block, paste_frame
 from models import is_animal
-from models.preprocess import to_bgr, to_tensor
+from models.preprocess import to_tensor
 
 from .localize import Box, BoxSmoother, cam_box, sliding_box, to_pixels
 from .render import Pred
@@ -51,23 +50,6 @@ def place(box: Box, side: float) -> tuple[float, float]:
     x, y, w, h = box
     half = min(side / 2, 0.5)
     return (min(max(x + w / 2, half), 1 - half), min(max(y + h / 2, half), 1 - half))
-
-
-def paste_into_frame(frame: np.ndarray, block: torch.Tensor, center: tuple[float, float], side: float) -> np.ndarray:
-    """Paste a block (3×s×s RGB) at `center` (frame fractions), `side` a fraction of the frame's sides, with
-    blocks.paste — on a region around the block only, cut with the frame's aspect so geometry is unchanged."""
-    hgt, wid = frame.shape[:2]
-    r = min(1.0, side * 1.1 + 4 / min(wid, hgt))
-    rw, rh = max(1, round(r * wid)), max(1, round(r * hgt))
-    x0 = int(min(max(round(center[0] * wid - rw / 2), 0), wid - rw))
-    y0 = int(min(max(round(center[1] * hgt - rh / 2), 0), hgt - rh))
-    roi = frame[y0:y0 + rh, x0:x0 + rw]
-    params = fixed_params(((center[0] * wid - x0) / rw, (center[1] * hgt - y0) / rh), side * wid / rw)
-    with torch.no_grad():
-        pasted = paste(to_tensor(roi)[None], block, params)[0]
-    out = frame.copy()
-    out[y0:y0 + rh, x0:x0 + rw] = to_bgr(pasted)
-    return out
 
 
 class Pipeline:
@@ -105,7 +87,7 @@ class Pipeline:
         side = math.sqrt(block.info.area) * self.scale if block is not None else 0.0
         pasted = self.enabled and block is not None and box is not None
         if pasted:
-            after_frame = paste_into_frame(frame, block.image, place(tuple(box), side), side)
+            after_frame = paste_frame(frame, block.image, place(tuple(box), side), side)
         else:
             after_frame = frame
         ms["paste"] = (time.perf_counter() - t) * 1e3

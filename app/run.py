@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,15 +122,17 @@ def fit(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(frame, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
 
 
-def run(settings: Settings, log=print, on_frame=None) -> Summary:
-    """Run until the source ends, q, Ctrl-C, SIGTERM or max_frames. `on_frame(i, result)` is called per frame."""
+def run(settings: Settings, log=print, on_frame=None, backend=None) -> Summary:
+    """Run until the source ends, q, Ctrl-C, SIGTERM or max_frames. `on_frame(i, result)` is called per frame.
+    `backend` (models.backend) replaces the one `settings` would build (benchmarks time it between frames)."""
     t_start = time.perf_counter()
     headless = settings.ui.headless or not has_display()
     # Everything a user can get wrong is checked before the first frame.
-    model = load_classifier(settings.model, settings.device, settings.weights)
-    blocks, index = load_blocks(settings, model.name)
-    backend = make_backend(model, settings.backend, settings.threads or None)
-    pipeline = Pipeline(backend, blocks, model.class_names, settings.localize, settings.block.scale, index,
+    if backend is None:
+        model = load_classifier(settings.model, settings.device, settings.weights)
+        backend = make_backend(model, settings.backend, settings.threads or None)
+    blocks, index = load_blocks(settings, backend.model_name)
+    pipeline = Pipeline(backend, blocks, backend.class_names, settings.localize, settings.block.scale, index,
                         settings.block.enabled)
     source = open_source(settings.source, size=settings.size, loop=settings.loop, realtime=settings.realtime,
                          fps=settings.fps)
@@ -153,7 +156,6 @@ def run(settings: Settings, log=print, on_frame=None) -> Summary:
     fps_hist: collections.deque = collections.deque(maxlen=30)
     message_until = 0.0
     was_lost = False
-    last = None                   # (frame, result) of the last frame, redrawn while a camera is lost
     fullscreen = settings.ui.fullscreen
     if headless and not settings.max_frames:
         log(f"headless: no window; processing {source.name} until it ends (Ctrl-C stops and saves)")
@@ -163,9 +165,97 @@ def run(settings: Settings, log=print, on_frame=None) -> Summary:
         if fullscreen:
             cv2.setWindowProperty(WINDOW, cv2.WND_PROP_FULLSCREEN, cv2.WINDOW_FULLSCREEN)
     old_term = signal.signal(signal.SIGTERM, _raise_stop) if _main_thread() else None
+    # Files and the sample are drawn one frame behind: frame N is rendered, recorded and shown while the
+    # pipeline classifies frame N+1 on a worker thread. Each frame is shown with its own labels. A live
+    # camera sets the pace itself, so it is drawn as soon as its frame is classified (least latency).
+    overlap = not source.live
+    worker = ThreadPoolExecutor(1, thread_name_prefix="pipeline") if overlap else None
+    last_shown = [0.0]
+
+    def present(frame: np.ndarray, job, t_got: float, t_read: float) -> bool:
+        """Render, record, log and show one classified frame, then handle a key. False: quit."""
+        nonlocal recorder, message_until, fullscreen
+        res = job.result() if worker is not None else job
+        block = pipeline.block if res.block is None else next(b for b in pipeline.blocks if b.name == res.block)
+        hud.target = block.info.target_name if block is not None else None
+        hud.block_on = pipeline.enabled
+        if res.block is not None:
+            fooled_hist.append(res.after.index == block.info.target)
+        hud.fooled = (sum(fooled_hist) / len(fooled_hist)) if fooled_hist else None
+        t = time.perf_counter()
+        canvas = render(frame, res.after_frame, res.before, res.after, res.box, hud, settings.ui.layout,
+                        settings.ui.pane_width or None)
+        res.ms["render"] = (time.perf_counter() - t) * 1e3
+        presented[0] = (frame, res)
+        t = time.perf_counter()
+        if recorder is not None:
+            recorder.write(canvas)
+        res.ms["record"] = (time.perf_counter() - t) * 1e3
+        res.ms["capture"] = t_read
+        now = time.perf_counter()
+        latency = (now - t_got) * 1e3                       # frame in hand -> drawn and handed to the recorder
+        stats.write(summary.frames, res, latency)
+        _tally(summary, res, block)
+        res.ms["latency"] = latency
+        res.ms["frame"] = (now - last_shown[0]) * 1e3 if last_shown[0] else latency + t_read   # frame interval
+        last_shown[0] = now
+        for k, v in res.ms.items():
+            summary.stage_ms[k].append(v)
+        if on_frame is not None:
+            on_frame(summary.frames, res)
+        if summary.first_frame_s is None:
+            summary.first_frame_at = time.perf_counter()
+            summary.first_frame_s = summary.first_frame_at - t_start
+        fps_hist.append(time.perf_counter())
+        if len(fps_hist) > 1:
+            hud.fps = (len(fps_hist) - 1) / (fps_hist[-1] - fps_hist[0])
+        hud.latency_ms = latency
+        if message_until and time.perf_counter() > message_until:
+            hud.message, message_until = "", 0.0
+        if headless:
+            return True
+        if summary.frames == 1 and not fullscreen:
+            cv2.resizeWindow(WINDOW, canvas.shape[1], canvas.shape[0])
+        cv2.imshow(WINDOW, canvas)
+        action = _keys(cv2.waitKey(1) & 0xFF)
+        if action == "quit" or cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) < 1:
+            return False
+        if action == "toggle":
+            pipeline.enabled = not pipeline.enabled
+        elif action in ("next", "prev"):
+            pipeline.cycle(1 if action == "next" else -1)
+            fooled_hist.clear()
+            hud.message, message_until = f"block: {pipeline.block.name}", time.perf_counter() + 2
+        elif action == "help":
+            hud.show_help = not hud.show_help
+        elif action == "snapshot":
+            path = Path(settings.record.snapshot_dir) / time.strftime("snapshot-%Y%m%d-%H%M%S.png")
+            snapshot(path, canvas)
+            hud.message, message_until = f"snapshot saved: {path}", time.perf_counter() + 3
+        elif action == "record":
+            if recorder is None:
+                path = Path(settings.record.snapshot_dir) / time.strftime("recording-%Y%m%d-%H%M%S.mp4")
+                recorder = BackgroundRecorder(Recorder(path, max(1.0, hud.fps or settings.fps)))
+                hud.message = f"recording to {path}"
+            else:
+                done = recorder.close()
+                summary.outputs += [str(done)] if done else []
+                recorder = None
+                hud.message = f"saved {done}"
+            message_until = time.perf_counter() + 3
+            hud.recording = recorder is not None
+        elif action == "fullscreen":
+            fullscreen = not fullscreen
+            cv2.setWindowProperty(WINDOW, cv2.WND_PROP_FULLSCREEN,
+                                  cv2.WINDOW_FULLSCREEN if fullscreen else cv2.WINDOW_NORMAL)
+        return True
+
+    presented = [None]            # (frame, result) of the last frame shown, redrawn while a camera is lost
+    pending = None                # overlap: (frame, job, t_got, t_read) classified on the worker, not yet shown
+    taken = 0                     # frames taken from the source
     t0 = time.perf_counter()
     try:
-        while not settings.max_frames or summary.frames < settings.max_frames:
+        while not settings.max_frames or taken < settings.max_frames:
             t_frame = time.perf_counter()
             frame = source.read()
             t_read = (time.perf_counter() - t_frame) * 1e3
@@ -176,6 +266,7 @@ def run(settings: Settings, log=print, on_frame=None) -> Summary:
                 was_lost = lost
                 log("camera lost: reconnecting" if lost else "camera back")
             if frame is None:
+                last = presented[0]
                 if last is not None and not headless:        # a live camera is gone: say so, keep trying
                     hud.lost = source.lost
                     cv2.imshow(WINDOW, render(last[0], last[1].after_frame, last[1].before, last[1].after,
@@ -185,79 +276,25 @@ def run(settings: Settings, log=print, on_frame=None) -> Summary:
                 continue
             hud.lost = False
             frame = fit(frame, settings.size)
-            res = pipeline.step(frame)
-            block = pipeline.block
-            hud.target = block.info.target_name if block is not None else None
-            hud.block_on = pipeline.enabled
-            if res.block is not None:
-                fooled_hist.append(res.after.index == block.info.target)
-            hud.fooled = (sum(fooled_hist) / len(fooled_hist)) if fooled_hist else None
-            t = time.perf_counter()
-            canvas = render(frame, res.after_frame, res.before, res.after, res.box, hud, settings.ui.layout,
-                            settings.ui.pane_width or None)
-            res.ms["render"] = (time.perf_counter() - t) * 1e3
-            last = (frame, res)
-            t = time.perf_counter()
-            if recorder is not None:
-                recorder.write(canvas)
-            res.ms["record"] = (time.perf_counter() - t) * 1e3
-            res.ms["capture"] = t_read
-            latency = (time.perf_counter() - t_frame) * 1e3 - t_read
-            stats.write(summary.frames, res, latency)
-            _tally(summary, res, block)
-            res.ms["frame"] = (time.perf_counter() - t_frame) * 1e3
-            for k, v in res.ms.items():
-                summary.stage_ms[k].append(v)
-            if on_frame is not None:
-                on_frame(summary.frames, res)
-            if summary.first_frame_s is None:
-                summary.first_frame_at = time.perf_counter()
-                summary.first_frame_s = summary.first_frame_at - t_start
-            fps_hist.append(time.perf_counter())
-            if len(fps_hist) > 1:
-                hud.fps = (len(fps_hist) - 1) / (fps_hist[-1] - fps_hist[0])
-            hud.latency_ms = latency
-            if message_until and time.perf_counter() > message_until:
-                hud.message, message_until = "", 0.0
-            if headless:
+            taken += 1
+            t_got = time.perf_counter()
+            if worker is None:
+                if not present(frame, pipeline.step(frame), t_got, t_read):
+                    break
                 continue
-            if summary.frames == 1 and not fullscreen:
-                cv2.resizeWindow(WINDOW, canvas.shape[1], canvas.shape[0])
-            cv2.imshow(WINDOW, canvas)
-            action = _keys(cv2.waitKey(1) & 0xFF)
-            if action == "quit" or cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) < 1:
+            job = worker.submit(pipeline.step, frame)
+            shown, pending = pending, (frame, job, t_got, t_read)
+            if shown is not None and not present(*shown):
+                pending = None
                 break
-            if action == "toggle":
-                pipeline.enabled = not pipeline.enabled
-            elif action in ("next", "prev"):
-                pipeline.cycle(1 if action == "next" else -1)
-                fooled_hist.clear()
-                hud.message, message_until = f"block: {pipeline.block.name}", time.perf_counter() + 2
-            elif action == "help":
-                hud.show_help = not hud.show_help
-            elif action == "snapshot":
-                path = Path(settings.record.snapshot_dir) / time.strftime("snapshot-%Y%m%d-%H%M%S.png")
-                snapshot(path, canvas)
-                hud.message, message_until = f"snapshot saved: {path}", time.perf_counter() + 3
-            elif action == "record":
-                if recorder is None:
-                    path = Path(settings.record.snapshot_dir) / time.strftime("recording-%Y%m%d-%H%M%S.mp4")
-                    recorder = BackgroundRecorder(Recorder(path, max(1.0, hud.fps or settings.fps)))
-                    hud.message = f"recording to {path}"
-                else:
-                    done = recorder.close()
-                    summary.outputs += [str(done)] if done else []
-                    recorder = None
-                    hud.message = f"saved {done}"
-                message_until = time.perf_counter() + 3
-                hud.recording = recorder is not None
-            elif action == "fullscreen":
-                fullscreen = not fullscreen
-                cv2.setWindowProperty(WINDOW, cv2.WND_PROP_FULLSCREEN,
-                                      cv2.WINDOW_FULLSCREEN if fullscreen else cv2.WINDOW_NORMAL)
+        if pending is not None:
+            present(*pending)
+            pending = None
     except (KeyboardInterrupt, Stop):
         log("interrupted: closing outputs")
     finally:
+        if worker is not None:
+            worker.shutdown(wait=True, cancel_futures=True)
         summary.seconds = time.perf_counter() - t0
         if recorder is not None:
             done = recorder.close()

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from models import UserError, class_index, load_classifier, load_photos, slug
 from models.preprocess import image_files
@@ -21,15 +22,28 @@ from .seed import seed_block
 from .train import block_area, block_side, train_block
 
 
-def _photos(folder: str, holdout: str | None, size: int):
-    photos, files = load_photos(folder, size)
+def _photos(folders: list[str], holdout: str | None, size: int):
+    """Training photos from one or more folders (subfolders included), minus the held-out photos: those
+    with a held-out file's name, and any near-copy of one under another name (same 16×16 thumbnail)."""
+    photos, files = [], []
+    for folder in folders:
+        x, f = load_photos(folder, size, recursive=True)
+        photos.append(x)
+        files += [(Path(folder), p) for p in f]
+    photos = torch.cat(photos)
     if holdout:
-        held = {p.stem for p in image_files(holdout)}
-        keep = [i for i, f in enumerate(files) if f.stem not in held]
+        held, _ = load_photos(holdout, size)
+        names = {p.stem for p in image_files(holdout)}
+        thumb = lambda x: F.adaptive_avg_pool2d(x.mean(1, keepdim=True), 16).flatten(1)   # noqa: E731
+        diff = torch.cdist(thumb(photos), thumb(held), p=1) / 256                      # mean |Δ| per cell
+        copies = (diff < 0.03).any(1)
+        keep = [i for i, (_, f) in enumerate(files) if f.stem not in names and not copies[i]]
         if not keep:
-            raise UserError(f"every photo in {folder} is held out by {holdout}")
+            raise UserError(f"every photo in {', '.join(folders)} is held out by {holdout}")
+        if len(keep) < len(files):
+            print(f"held out {len(files) - len(keep)} photos matching {holdout} by name or content")
         photos, files = photos[keep], [files[i] for i in keep]
-    return photos, files
+    return photos, [f"{root.name}/{f.relative_to(root)}" for root, f in files]
 
 
 def main(argv=None) -> int:
@@ -46,7 +60,8 @@ def main(argv=None) -> int:
         p.add_argument("--name", help="file name without .png (default: the target's name)")
         p.add_argument("--device", default="auto")
         if name == "make":
-            p.add_argument("--photos", required=True, help="folder of training photos")
+            p.add_argument("--photos", required=True, nargs="+",
+                           help="folder(s) of training photos, subfolders included")
             p.add_argument("--holdout", help="folder of photos to leave out of training (matched by file name)")
             p.add_argument("--steps", type=int, default=1500)
             p.add_argument("--batch", type=int, default=16)
@@ -56,6 +71,8 @@ def main(argv=None) -> int:
             p.add_argument("--ranges", choices=["train", "eval"], default="train",
                            help="random paste ranges: 'train' (a margin beyond the evaluation's) or 'eval'")
             p.add_argument("--noise", type=float, default=0.02, help="camera noise std added in training")
+            p.add_argument("--hard", type=float, default=0.0,
+                           help="0..1: draw photos the block still fails on more often (hard-example mining)")
             p.add_argument("--init", help="start from this block (library name or PNG) instead of the seed block")
         else:
             p.add_argument("--lower-limit", type=float, default=-0.5)
@@ -92,6 +109,8 @@ def run(args) -> int:
               f"target prob {float(sb.target_probs.max()):.3f}")
         print(save_block(sb.block, info, args.out, name))
         return 0
+    if not 0 <= args.hard <= 1:
+        raise UserError(f"--hard must be in [0, 1], got {args.hard}")
     if args.threads:
         torch.set_num_threads(args.threads)
     photos, files = _photos(args.photos, args.holdout, model.input_size)
@@ -105,13 +124,17 @@ def run(args) -> int:
         init = start.image
         prior_steps, prior_seconds = start.info.steps, start.info.seconds or 0.0
     ranges = TRAIN_RANGES if args.ranges == "train" else EVAL_RANGES
+
+    def save(steps: int, block: torch.Tensor, success: float, seconds: float):
+        info = BlockInfo(target, model.class_names[target], model.name, area, side, model.input_size,
+                         steps=prior_steps + steps, seed=args.seed, train_success=round(success, 4),
+                         seconds=round(prior_seconds + seconds, 1), photos=files)
+        return save_block(block, info, args.out, name)
+
     res = train_block(model, photos, target, area, steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
-                      init=init, ranges=ranges, noise=args.noise)
-    info = BlockInfo(target, model.class_names[target], model.name, area, side, model.input_size,
-                     steps=prior_steps + args.steps, seed=args.seed, train_success=round(res.success, 4),
-                     seconds=round(prior_seconds + res.seconds, 1), photos=[f.name for f in files])
+                      init=init, ranges=ranges, noise=args.noise, checkpoint=save, hard=args.hard)
     print(f"done in {res.seconds:.0f}s, training success {res.success:.1%}")
-    print(save_block(res.block, info, args.out, name))
+    print(save(args.steps, res.block, res.success, res.seconds))
     return 0
 
 

@@ -72,8 +72,16 @@ def augment_photos(photos: torch.Tensor, generator: torch.Generator, mix: float 
 
 def train_block(model, photos: torch.Tensor, target: int, area: float, steps: int = 1000, batch: int = 16,
                 lr: float = 0.03, seed: int = 0, ranges: PasteRanges = TRAIN_RANGES, noise: float = 0.02,
-                init: torch.Tensor | None = None, log=print, log_every: int = 25) -> TrainResult:
-    """Train a block of `area` (fraction of the classifier input) toward class `target` on `photos` (N×3×S×S)."""
+                init: torch.Tensor | None = None, log=print, log_every: int = 25,
+                checkpoint=None, checkpoint_every: int = 250, hard: float = 0.0) -> TrainResult:
+    """Train a block of `area` (fraction of the classifier input) toward class `target` on `photos` (N×3×S×S).
+
+    `checkpoint(step, block, success, seconds)` is called every `checkpoint_every` steps (a long run
+    stopped early keeps its latest block).
+
+    `hard` > 0 mines hard photos: each photo keeps a running success rate, and photos are drawn with weight
+    `1 - hard + hard * (1 - success)`, so the steps go where the block still fails (a clear animal that
+    out-votes it, say) instead of the many photos it already wins."""
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     device = next(model.parameters()).device
@@ -87,8 +95,12 @@ def train_block(model, photos: torch.Tensor, target: int, area: float, steps: in
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * i / steps)))
     labels = torch.full((batch,), target, dtype=torch.long, device=device)
     hits, history, t0 = [], [], time.time()
+    won = torch.full((len(photos),), 0.5)                   # running success per photo (hard mining)
     for step in range(1, steps + 1):
-        idx = torch.randint(len(photos), (batch,), generator=gen)
+        if hard > 0:
+            idx = torch.multinomial(1 - hard + hard * (1 - won), batch, replacement=True, generator=gen)
+        else:
+            idx = torch.randint(len(photos), (batch,), generator=gen)
         bg = augment_photos(photos[idx], gen).to(device)
         params = sample_params(batch, true_area, ranges, gen)
         x = paste(bg, block, params)
@@ -101,11 +113,16 @@ def train_block(model, photos: torch.Tensor, target: int, area: float, steps: in
         sched.step()
         with torch.no_grad():
             block.clamp_(0, 1)
-        hits.append(float((logits.argmax(1) == target).float().mean()))
+        ok = (logits.argmax(1) == target).float().cpu()
+        hits.append(float(ok.mean()))
+        won[idx] = 0.7 * won[idx] + 0.3 * ok
         if step % log_every == 0 or step == steps:
             recent = sum(hits[-log_every:]) / len(hits[-log_every:])
             history.append({"step": step, "loss": round(loss.item(), 4), "success": round(recent, 4)})
             log(f"step {step:5d}/{steps}  loss {loss.item():.3f}  success(last {log_every}) {recent:6.1%}  "
                 f"lr {sched.get_last_lr()[0]:.4f}  {time.time() - t0:6.0f}s")
+        if checkpoint is not None and step % checkpoint_every == 0 and step < steps:
+            tail = hits[-max(1, checkpoint_every // 2):]
+            checkpoint(step, block.detach().cpu().clone(), sum(tail) / len(tail), time.time() - t0)
     tail = hits[-max(1, steps // 10):]
     return TrainResult(block.detach().cpu(), sum(tail) / len(tail), time.time() - t0, history)

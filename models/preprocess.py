@@ -16,8 +16,13 @@ def to_tensor(bgr: np.ndarray, size: int | None = None) -> torch.Tensor:
     """BGR uint8 H×W×3 -> RGB float 3×S×S in [0,1] (the whole frame, resized to size×size when given)."""
     if size is not None and bgr.shape[:2] != (size, size):
         bgr = shrink(bgr, size)
-    rgb = np.ascontiguousarray(bgr[:, :, ::-1])
-    return torch.from_numpy(rgb).permute(2, 0, 1).float().div_(255.0)
+    return torch.from_numpy(to_input(bgr))
+
+
+def to_input(bgr: np.ndarray) -> np.ndarray:
+    """BGR uint8 H×W×3 -> RGB float32 3×H×W in [0,1], as a numpy array (~6× faster than via torch)."""
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    return np.multiply(rgb.transpose(2, 0, 1), np.float32(1 / 255), dtype=np.float32)
 
 
 def shrink(bgr: np.ndarray, size: int) -> np.ndarray:
@@ -45,17 +50,18 @@ def read_image(path: str | Path) -> np.ndarray:
     return img
 
 
-def image_files(folder: str | Path) -> list[Path]:
+def image_files(folder: str | Path, recursive: bool = False) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError(f"photo folder {folder} does not exist")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    found = folder.rglob("*") if recursive else folder.iterdir()
+    files = sorted(p for p in found if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not files:
         raise UserError(f"photo folder {folder} holds no images ({', '.join(IMAGE_SUFFIXES)})")
     return files
 
 
-def load_photos(folder: str | Path, size: int = 224) -> tuple[torch.Tensor, list[Path]]:
-    """Every image in a folder, resized to size×size: (N×3×S×S tensor, paths)."""
-    files = image_files(folder)
+def load_photos(folder: str | Path, size: int = 224, recursive: bool = False) -> tuple[torch.Tensor, list[Path]]:
+    """Every image in a folder (and its subfolders with `recursive`), resized to size×size: (N×3×S×S, paths)."""
+    files = image_files(folder, recursive)
     return torch.stack([to_tensor(read_image(p), size) for p in files]), files

@@ -165,3 +165,33 @@ def test_default_camera_missing_falls_back_to_the_sample(capsys):
     cap = capsys.readouterr()
     assert "warning: camera 0 cannot be opened; playing the built-in sample instead" in cap.err
     assert "frames   3" in cap.out and "hen" in cap.out
+
+
+def test_each_frame_is_shown_with_its_own_labels(tmp_path):
+    """Files are drawn one frame behind (render of N overlaps the classification of N+1): a clip whose
+    every frame is a different photo must still come out with every frame's own label, in order."""
+    names = ["panda.jpg", "owl.jpg", "giraffe.jpg"]
+    imgs = [cv2.resize(cv2.imread(str(PHOTOS / n)), (320, 240)) for n in names]
+    path = tmp_path / "cycle.avi"
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (320, 240))
+    order = [i % 3 for i in range(15)]
+    for i in order:
+        w.write(imgs[i])
+    w.release()
+    stats, rec = tmp_path / "s.jsonl", tmp_path / "s.avi"
+    assert main(["--source", str(path), "--headless", "--quiet", "--stats", str(stats), "--record", str(rec),
+                 "--no-block", "--layout", "side_by_side"]) == 0
+    lines = [json.loads(x) for x in stats.read_text().splitlines()]
+    assert [x["frame"] for x in lines] == list(range(15))
+    seen = {}
+    for i, x in zip(order, lines):
+        seen.setdefault(i, set()).add(x["before"]["name"])
+    assert all(len(v) == 1 for v in seen.values()), seen          # one photo -> one label, every time
+    assert len({next(iter(v)) for v in seen.values()}) == 3        # three photos -> three labels
+    assert seen[0] == {"giant panda"}
+    frames = decode_frames(rec)                                    # and the picture drawn is that photo
+    assert len(frames) == 15
+    for i, f in zip(order, frames):
+        pane = cv2.resize(f[:, :f.shape[1] // 2], (320, 240))
+        err = [np.abs(pane.astype(int) - im.astype(int)).mean() for im in imgs]
+        assert int(np.argmin(err)) == i

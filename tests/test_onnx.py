@@ -77,7 +77,7 @@ def test_onnx_matches_torch_on_photos(lite0_model, onnx_path, photo_array):
     assert isinstance(onnx_b, OnnxBackend) and isinstance(torch_b, TorchBackend)
     want_logits, want_fmap = torch_b.infer(photo_array)
     assert want_logits.shape == (len(photo_array), 1000) and want_fmap.shape == (len(photo_array), 1280, 7, 7)
-    for batch in (1, 2):                      # dynamic batch axis
+    for batch in (1, 2, 3):                   # dynamic batch axis
         got_l, got_f = [], []
         for i in range(0, len(photo_array), batch):
             logits, fmap = onnx_b.infer(photo_array[i:i + batch])

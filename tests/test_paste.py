@@ -1,5 +1,7 @@
 import math
 
+import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -69,3 +71,24 @@ def test_same_params_same_look_at_any_resolution():
     big = paste(torch.zeros(1, 3, 480, 640), block, params)
     down = F.interpolate(big, size=(224, 224), mode="area")
     assert (small - down).abs().mean() < 0.02
+
+
+@pytest.mark.parametrize("center,side,angle,brightness,size", [
+    ((0.5, 0.5), 0.22, 0.0, 1.0, (480, 640)),
+    ((0.3, 0.6), 0.2, 17.0, 0.85, (480, 640)),
+    ((0.05, 0.95), 0.25, -20.0, 1.2, (360, 640)),      # partly outside the frame: clipped, no error
+    ((0.9, 0.1), 0.3, 45.0, 1.0, (224, 224)),
+])
+def test_paste_frame_matches_paste(center, side, angle, brightness, size):
+    """The app's OpenCV paste draws the same block at the same place as the training paste."""
+    from blocks.paste import paste_frame
+    from models.preprocess import to_bgr, to_tensor
+    rng = np.random.default_rng(1)
+    frame = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
+    block = torch.rand(3, 50, 50, generator=torch.Generator().manual_seed(0))
+    ref = to_bgr(paste(to_tensor(frame)[None], block, fixed_params(center, side, angle, brightness))[0])
+    got = paste_frame(frame, block, center, side, angle, brightness)
+    diff = np.abs(ref.astype(int) - got.astype(int))
+    assert (ref != frame).any(axis=2).sum() > 0.2 * side * side * size[0] * size[1]   # something was pasted
+    assert diff.max() <= 3 and diff.mean() < 0.01
+    assert (got != frame).any(axis=2).sum() == pytest.approx((ref != frame).any(axis=2).sum(), rel=0.02)

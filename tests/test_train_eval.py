@@ -1,7 +1,9 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -40,7 +42,7 @@ def test_photo_augmentation_keeps_shape_and_range():
 def test_shipped_blocks_beat_the_seed_block_on_unseen_photos(model, photos, name):
     block = load_block(name)
     info = block.info
-    assert not set(info.photos) & {p.name for p in photos[1]}, "test photos must not be training photos"
+    assert not {Path(p).name for p in info.photos} & {p.name for p in photos[1]}, "test photos must not be training photos"
     ours = evaluate_block(model, photos[0], block.image, info.target, info.area, trials=4, seed=0)
     seed = evaluate_block(model, photos[0], seed_block(model, info.target, info.side).block, info.target,
                           info.area, trials=4, seed=0)
@@ -64,3 +66,23 @@ def test_eval_script_bad_block_is_one_line(tmp_path):
     out = subprocess.run([sys.executable, "scripts/eval_blocks.py", "--photos", str(PHOTOS), "--block",
                           str(tmp_path / "none.png")], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and out.stderr.startswith("error: ") and out.stderr.count("\n") == 1
+
+
+def test_holdout_drops_renamed_copies_of_test_photos(tmp_path):
+    """Training folders gathered from many packages may hold a test photo under another name: it is held out."""
+    import cv2
+    from blocks.__main__ import _photos
+    sub = tmp_path / "pkg" / "images"
+    sub.mkdir(parents=True)
+    hens = cv2.imread(str(PHOTOS / "hens.jpg"))
+    cv2.imwrite(str(sub / "chickens_copy.jpg"), cv2.resize(hens, (300, 200)), [cv2.IMWRITE_JPEG_QUALITY, 70])
+    cv2.imwrite(str(sub / "kangaroo.png"), cv2.imread(str(PHOTOS / "kangaroo.jpg")))          # same name
+    other = np.zeros((240, 320, 3), np.uint8)
+    other[:, :, 1] = np.linspace(0, 255, 320)[None]                                          # a green ramp
+    cv2.rectangle(other, (40, 60), (140, 200), (200, 40, 40), -1)
+    cv2.imwrite(str(tmp_path / "other.jpg"), other)
+    x, files = _photos([str(tmp_path)], str(PHOTOS), 224)
+    top = tmp_path.name
+    assert files == [f"{top}/other.jpg"] and x.shape == (1, 3, 224, 224)
+    x, files = _photos([str(tmp_path)], None, 224)
+    assert sorted(files) == [f"{top}/other.jpg", f"{top}/pkg/images/chickens_copy.jpg", f"{top}/pkg/images/kangaroo.png"]
