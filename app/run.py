@@ -122,9 +122,10 @@ def fit(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(frame, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
 
 
-def run(settings: Settings, log=print, on_frame=None, backend=None) -> Summary:
+def run(settings: Settings, log=print, on_frame=None, backend=None, source=None) -> Summary:
     """Run until the source ends, q, Ctrl-C, SIGTERM or max_frames. `on_frame(i, result)` is called per frame.
-    `backend` (models.backend) replaces the one `settings` would build (benchmarks time it between frames)."""
+    `backend` (models.backend) and `source` (app.sources) replace the ones `settings` would open (benchmarks
+    time the backend on its own and feed frames held in memory)."""
     t_start = time.perf_counter()
     headless = settings.ui.headless or not has_display()
     # Everything a user can get wrong is checked before the first frame.
@@ -134,8 +135,9 @@ def run(settings: Settings, log=print, on_frame=None, backend=None) -> Summary:
     blocks, index = load_blocks(settings, backend.model_name)
     pipeline = Pipeline(backend, blocks, backend.class_names, settings.localize, settings.block.scale, index,
                         settings.block.enabled)
-    source = open_source(settings.source, size=settings.size, loop=settings.loop, realtime=settings.realtime,
-                         fps=settings.fps)
+    if source is None:
+        source = open_source(settings.source, size=settings.size, loop=settings.loop, realtime=settings.realtime,
+                             fps=settings.fps)
     try:
         stats = StatsWriter(settings.stats)
         recorder = BackgroundRecorder(Recorder(settings.record.path, settings.fps, max_width=settings.record.gif_width,

@@ -5,7 +5,7 @@ import sys
 
 from conftest import ROOT
 
-KEYS = {"fps", "latency_ms_p50", "latency_ms_p95", "stages_ms_median", "bare_inference_ms", "ratio",
+KEYS = {"fps", "frame_ms_p50", "latency_ms_p50", "latency_ms_p95", "stages_ms_median", "bare_inference_ms", "ratio",
         "first_frame_s", "backend", "device"}
 
 
@@ -32,3 +32,12 @@ def test_bench_bad_size_is_one_line():
     out = subprocess.run([sys.executable, "scripts/bench.py", "--size", "big"], cwd=ROOT, capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 2 and out.stderr.startswith("error: --size")
+
+
+def test_bench_preloaded_frames():
+    """--preload N plays the source's first N frames from memory, looping: 12 frames from 5 held ones."""
+    out = subprocess.run([sys.executable, "scripts/bench.py", "--frames", "12", "--preload", "5", "--no-train",
+                          "--record", "none", "--json"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    res = json.loads(out.stdout)
+    assert res["frames"] == 12 and "preloaded" in res["source"] and res["frame_ms_p50"] > 0
