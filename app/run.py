@@ -172,11 +172,12 @@ def run(settings: Settings, log=print, on_frame=None, backend=None, source=None)
     # camera sets the pace itself, so it is drawn as soon as its frame is classified (least latency).
     overlap = not source.live
     worker = ThreadPoolExecutor(1, thread_name_prefix="pipeline") if overlap else None
-    last_shown = [0.0]
+    last_shown = 0.0              # perf_counter() when the last frame was shown
+    presented = None              # (frame, result) of the last frame shown, redrawn while a camera is lost
 
     def present(frame: np.ndarray, job, t_got: float, t_read: float) -> bool:
         """Render, record, log and show one classified frame, then handle a key. False: quit."""
-        nonlocal recorder, message_until, fullscreen
+        nonlocal recorder, message_until, fullscreen, last_shown, presented
         res = job.result() if worker is not None else job
         block = pipeline.block if res.block is None else next(b for b in pipeline.blocks if b.name == res.block)
         hud.target = block.info.target_name if block is not None else None
@@ -188,7 +189,7 @@ def run(settings: Settings, log=print, on_frame=None, backend=None, source=None)
         canvas = render(frame, res.after_frame, res.before, res.after, res.box, hud, settings.ui.layout,
                         settings.ui.pane_width or None)
         res.ms["render"] = (time.perf_counter() - t) * 1e3
-        presented[0] = (frame, res)
+        presented = (frame, res)
         t = time.perf_counter()
         if recorder is not None:
             recorder.write(canvas)
@@ -199,8 +200,8 @@ def run(settings: Settings, log=print, on_frame=None, backend=None, source=None)
         stats.write(summary.frames, res, latency)
         _tally(summary, res, block)
         res.ms["latency"] = latency
-        res.ms["frame"] = (now - last_shown[0]) * 1e3 if last_shown[0] else latency + t_read   # frame interval
-        last_shown[0] = now
+        res.ms["frame"] = (now - last_shown) * 1e3 if last_shown else latency + t_read   # frame interval
+        last_shown = now
         for k, v in res.ms.items():
             summary.stage_ms[k].append(v)
         if on_frame is not None:
@@ -252,7 +253,6 @@ def run(settings: Settings, log=print, on_frame=None, backend=None, source=None)
                                   cv2.WINDOW_FULLSCREEN if fullscreen else cv2.WINDOW_NORMAL)
         return True
 
-    presented = [None]            # (frame, result) of the last frame shown, redrawn while a camera is lost
     pending = None                # overlap: (frame, job, t_got, t_read) classified on the worker, not yet shown
     taken = 0                     # frames taken from the source
     t0 = time.perf_counter()
@@ -268,7 +268,7 @@ def run(settings: Settings, log=print, on_frame=None, backend=None, source=None)
                 was_lost = lost
                 log("camera lost: reconnecting" if lost else "camera back")
             if frame is None:
-                last = presented[0]
+                last = presented
                 if last is not None and not headless:        # a live camera is gone: say so, keep trying
                     hud.lost = source.lost
                     cv2.imshow(WINDOW, render(last[0], last[1].after_frame, last[1].before, last[1].after,

@@ -14,7 +14,6 @@ import torch
 import torch.nn.functional as F
 
 from models import UserError, class_index, load_classifier, load_photos, slug
-from models.preprocess import image_files
 
 from .paste import EVAL_RANGES, TRAIN_RANGES
 from .library import LIBRARY, BlockInfo, list_blocks, load_block, save_block
@@ -32,8 +31,8 @@ def _photos(folders: list[str], holdout: str | None, size: int):
         files += [(Path(folder), p) for p in f]
     photos = torch.cat(photos)
     if holdout:
-        held, _ = load_photos(holdout, size)
-        names = {p.stem for p in image_files(holdout)}
+        held, held_files = load_photos(holdout, size)
+        names = {p.stem for p in held_files}
         thumb = lambda x: F.adaptive_avg_pool2d(x.mean(1, keepdim=True), 16).flatten(1)   # noqa: E731
         diff = torch.cdist(thumb(photos), thumb(held), p=1) / 256                      # mean |Δ| per cell
         copies = (diff < 0.03).any(1)

@@ -150,7 +150,7 @@ def main(argv=None) -> int:
         "bare_inference_ms_before_after": [round(v, 2) for v in halves],
         "ratio": round(float(np.median(frame_ms)) / (2 * bare_ms), 3),
         "first_frame_s": round(summary.first_frame_at - T_START, 3),     # script start, imports included
-        "run_first_frame_s": round(summary.first_frame_s, 3),           # from run(): model, ONNX, source
+        "run_first_frame_s": round(summary.first_frame_s, 3),           # from run(): blocks, source, 1st frame
         "backend": backend.name, "device": backend.device,
         "fooled": round(summary.fooled / summary.pasted, 3) if summary.pasted else None,
     }
