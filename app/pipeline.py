@@ -1,6 +1,6 @@
 """One frame's journey, top to bottom:
 
-    frame ─▶ paste(block at the box) ─▶ classify [before, after] as one batch ─▶ localise (CAM of before)
+    frame ─▶ paste(block at the box) ─▶ classify [before, after] as one pair ─▶ localise (CAM of before)
           ─▶ FrameResult (labels, after-frame, box, timings)
 
 The box used for the paste comes from the previous frame's activation map (smoothed), so one batched
@@ -93,8 +93,10 @@ class Pipeline:
         ms["paste"] = (time.perf_counter() - t) * 1e3
 
         t = time.perf_counter()
-        inputs = [self._input(frame)] + ([self._input(after_frame)] if pasted else [])
-        logits, fmap = self.backend.infer(np.stack(inputs))
+        if pasted:     # the pair shares all but the block's surroundings: infer_pair recomputes only those
+            logits, fmap = self.backend.infer_pair(self._input(frame), self._input(after_frame))
+        else:
+            logits, fmap = self.backend.infer(self._input(frame)[None])
         probs = softmax(logits)
         ms["infer"] = (time.perf_counter() - t) * 1e3
 

@@ -72,6 +72,10 @@ def main(argv=None) -> int:
             p.add_argument("--noise", type=float, default=0.02, help="camera noise std added in training")
             p.add_argument("--hard", type=float, default=0.0,
                            help="0..1: draw photos the block still fails on more often (hard-example mining)")
+            p.add_argument("--loss", choices=["ce", "margin"], default="ce",
+                           help="ce: cross-entropy toward the target; margin: lead of the target over the best "
+                                "other class, up to --kappa (spends steps on the pastes still lost)")
+            p.add_argument("--kappa", type=float, default=2.0, help="margin wanted by --loss margin (logits)")
             p.add_argument("--init", help="start from this block (library name or PNG) instead of the seed block")
         else:
             p.add_argument("--lower-limit", type=float, default=-0.5)
@@ -131,7 +135,7 @@ def run(args) -> int:
         return save_block(block, info, args.out, name)
 
     res = train_block(model, photos, target, area, steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
-                      init=init, ranges=ranges, noise=args.noise, checkpoint=save, hard=args.hard)
+                      init=init, ranges=ranges, noise=args.noise, checkpoint=save, hard=args.hard, loss=args.loss, kappa=args.kappa)
     print(f"done in {res.seconds:.0f}s, training success {res.success:.1%}")
     print(save(args.steps, res.block, res.success, res.seconds))
     return 0

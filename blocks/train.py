@@ -70,10 +70,21 @@ def augment_photos(photos: torch.Tensor, generator: torch.Generator, mix: float 
     return x
 
 
+def margin_loss(logits: torch.Tensor, labels: torch.Tensor, kappa: float) -> torch.Tensor:
+    """Mean of max(best other logit − target logit + kappa, 0): zero once the target leads by kappa."""
+    target = logits.gather(1, labels[:, None])[:, 0]
+    other = logits.scatter(1, labels[:, None], float("-inf")).amax(1)
+    return (other - target + kappa).clamp(min=0).mean()
+
+
+LOSSES = {"ce": lambda logits, labels, kappa: F.cross_entropy(logits, labels), "margin": margin_loss}
+
+
 def train_block(model, photos: torch.Tensor, target: int, area: float, steps: int = 1000, batch: int = 16,
                 lr: float = 0.03, seed: int = 0, ranges: PasteRanges = TRAIN_RANGES, noise: float = 0.02,
                 init: torch.Tensor | None = None, log=print, log_every: int = 25,
-                checkpoint=None, checkpoint_every: int = 250, hard: float = 0.0) -> TrainResult:
+                checkpoint=None, checkpoint_every: int = 250, hard: float = 0.0, loss: str = "ce",
+                kappa: float = 2.0) -> TrainResult:
     """Train a block of `area` (fraction of the classifier input) toward class `target` on `photos` (N×3×S×S).
 
     `checkpoint(step, block, success, seconds)` is called every `checkpoint_every` steps (a long run
@@ -81,7 +92,13 @@ def train_block(model, photos: torch.Tensor, target: int, area: float, steps: in
 
     `hard` > 0 mines hard photos: each photo keeps a running success rate, and photos are drawn with weight
     `1 - hard + hard * (1 - success)`, so the steps go where the block still fails (a clear animal that
-    out-votes it, say) instead of the many photos it already wins."""
+    out-votes it, say) instead of the many photos it already wins.
+
+    `loss` is "ce" (cross-entropy toward the target) or "margin": the Carlini–Wagner margin
+    `max(max_other_logit - target_logit + kappa, 0)`, which stops pushing once the target leads by `kappa`
+    and so spends the step on the pastes the block still loses."""
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     device = next(model.parameters()).device
@@ -106,9 +123,9 @@ def train_block(model, photos: torch.Tensor, target: int, area: float, steps: in
         x = paste(bg, block, params)
         x = (x + noise * torch.randn(x.shape, generator=gen).to(device)).clamp(0, 1)
         logits = model(x.contiguous(memory_format=torch.channels_last))
-        loss = F.cross_entropy(logits, labels)
+        value = LOSSES[loss](logits, labels, kappa)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        value.backward()
         opt.step()
         sched.step()
         with torch.no_grad():
@@ -118,8 +135,8 @@ def train_block(model, photos: torch.Tensor, target: int, area: float, steps: in
         won[idx] = 0.7 * won[idx] + 0.3 * ok
         if step % log_every == 0 or step == steps:
             recent = sum(hits[-log_every:]) / len(hits[-log_every:])
-            history.append({"step": step, "loss": round(loss.item(), 4), "success": round(recent, 4)})
-            log(f"step {step:5d}/{steps}  loss {loss.item():.3f}  success(last {log_every}) {recent:6.1%}  "
+            history.append({"step": step, "loss": round(value.item(), 4), "success": round(recent, 4)})
+            log(f"step {step:5d}/{steps}  loss {value.item():.3f}  success(last {log_every}) {recent:6.1%}  "
                 f"lr {sched.get_last_lr()[0]:.4f}  {time.time() - t0:6.0f}s")
         if checkpoint is not None and step % checkpoint_every == 0 and step < steps:
             tail = hits[-max(1, checkpoint_every // 2):]

@@ -2,16 +2,22 @@
 
     backend = make_backend(model, "auto")          # "auto" | "onnx" | "torch"
     logits, fmap = backend.infer(images)           # float32 N×3×S×S RGB [0,1] -> N×1000, N×C×h×w
+    logits, fmap = backend.infer_pair(frame, pasted)   # two 3×S×S inputs that differ in a small region
     cam = np.einsum("k,nkhw->nhw", backend.fc_weight[c], fmap)
+
+`infer_pair` gives what `infer(np.stack([frame, pasted]))` gives, but recomputes only the region the paste
+changed in the network's local front half (models.incremental); `incremental = False` turns that off.
 """
 from __future__ import annotations
 
 import os
 import sys
+import threading
 
 import numpy as np
 import torch
 
+from . import incremental as inc
 from .errors import UserError
 
 BACKENDS = ("auto", "onnx", "torch")
@@ -27,11 +33,14 @@ class Backend:
     class_names: list[str]
     fc_weight: np.ndarray
 
+    incremental: bool = True
+
     def __init__(self, model: torch.nn.Module):
         self.input_size = int(model.input_size)
         self.model_name = str(model.name)
         self.class_names = list(model.class_names)
         self.fc_weight = model.fc_weight.detach().float().cpu().numpy().copy()
+        self.window = tuple(model.window)
 
     def _check(self, images) -> np.ndarray:
         if isinstance(images, torch.Tensor):
@@ -45,6 +54,18 @@ class Backend:
     def infer(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """float32 N×3×S×S RGB [0,1] -> (logits N×1000 float32, fmap N×C×h×w float32)."""
         raise NotImplementedError
+
+    def halves(self):
+        """(front, back) numpy functions for incremental inference, or None when not (yet) available."""
+        return None
+
+    def infer_pair(self, before: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Two 3×S×S inputs -> (logits 2×1000, fmap 2×C×h×w), as `infer` of the pair would give."""
+        halves = self.halves() if self.incremental else None
+        if halves is None:
+            return self.infer(np.stack([before, after]))
+        before, after = self._check(before[None])[0], self._check(after[None])[0]
+        return inc.infer_pair(*halves, self.window, before, after)
 
     def describe(self) -> str:
         return f"{self.name} on {self.device}"
@@ -70,6 +91,19 @@ class TorchBackend(Backend):
             logits, fmap = self.model.features(x)
         return logits.float().cpu().numpy(), fmap.float().cpu().numpy()
 
+    def _front(self, x: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return self.model.front(torch.from_numpy(x)).numpy()
+
+    def _back(self, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        with torch.inference_mode():
+            logits, fmap = self.model.back(torch.from_numpy(f))
+        return logits.numpy(), fmap.numpy()
+
+    def halves(self):
+        # on a GPU the pair is one batch anyway; moving features to and fro would cost more than it saves
+        return (self._front, self._back) if self._device.type == "cpu" else None
+
 
 class OnnxBackend(Backend):
     """ONNX Runtime on CPU (CPUExecutionProvider, all graph optimisations) over the cached export."""
@@ -92,10 +126,38 @@ class OnnxBackend(Backend):
             self.session = onnx_export._ort_session(self.path, self.threads)
         self._outputs = list(onnx_export.OUTPUT_NAMES)
         self._input = onnx_export.INPUT_NAME
+        self._model = model
+        self._halves = None
+        self._halves_error: str | None = None
+        self._loader: threading.Thread | None = None
 
     def infer(self, images):
         logits, fmap = self.session.run(self._outputs, {self._input: self._check(images)})
         return logits, fmap
+
+    def _load_halves(self) -> None:
+        from . import onnx as onnx_export
+        try:
+            front = onnx_export._ort_session(onnx_export.cached_onnx(self._model, part="front"), self.threads)
+            back = onnx_export._ort_session(onnx_export.cached_onnx(self._model, part="back"), self.threads)
+        except Exception as exc:     # the whole-model path keeps working; say why once
+            self._halves_error = _one_line(exc)
+            print(f"warning: incremental inference not available ({self._halves_error}); "
+                  "classifying both images in full", file=sys.stderr)
+            return
+        self._halves = (lambda x: front.run(["feats"], {"images": x})[0],
+                        lambda f: tuple(back.run(self._outputs, {"feats": f})))
+
+    def halves(self, wait: bool = False):
+        """The front/back sessions, loaded (exported the first time) on a background thread at the first
+        call, so neither start-up nor the first frames wait for them; None until they are ready."""
+        if self._halves is None and self._halves_error is None:
+            if self._loader is None:
+                self._loader = threading.Thread(target=self._load_halves, name="onnx-halves", daemon=True)
+                self._loader.start()
+            if wait:
+                self._loader.join()
+        return self._halves
 
     def describe(self) -> str:
         import onnxruntime

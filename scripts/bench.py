@@ -6,6 +6,9 @@
 Reports fps, latency p50/p95, per-stage medians (capture, localize, paste, infer, render, record), the bare
 inference time of one 224×224 image on the same backend in the same run, ratio = median frame time ÷
 (2 × bare), first_frame_s (from the start of this script), and the time of one block-training step.
+`pair_inference_ms` is what the two labels of one frame cost alone (`infer_pair`: the pasted image is
+recomputed only around the block, so it is less than 2 × bare) and `ratio_to_pair` = frame ÷ that: the
+share of the frame that is not inference. `--no-incremental` classifies the pasted image in full.
 
 The bare inference is timed on the app's own backend object, with nothing else running: 40 runs just
 before the pipeline starts and 40 just after it ends; `bare_inference_ms` is their median and
@@ -42,17 +45,33 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def bare_inference_ms(backend, runs: int = 40) -> list[float]:
-    """`runs` timed inferences of one 224×224 image on `backend` (after 3 untimed), in ms."""
-    x = np.random.default_rng(0).random((1, 3, backend.input_size, backend.input_size), dtype=np.float32)
+def _timed(fn, runs: int) -> list[float]:
     for _ in range(3):
-        backend.infer(x)
+        fn()
     times = []
     for _ in range(runs):
         t = time.perf_counter()
-        backend.infer(x)
+        fn()
         times.append((time.perf_counter() - t) * 1e3)
     return times
+
+
+def bare_inference_ms(backend, runs: int = 40) -> list[float]:
+    """`runs` timed inferences of one 224×224 image on `backend` (after 3 untimed), in ms."""
+    x = np.random.default_rng(0).random((1, 3, backend.input_size, backend.input_size), dtype=np.float32)
+    return _timed(lambda: backend.infer(x), runs)
+
+
+def pair_inference_ms(backend, runs: int = 40) -> list[float]:
+    """`runs` timed `infer_pair` calls on an image and its twin with a 5%-area patch, in ms: what the app
+    pays per frame for its two labels (less than two bare inferences when the backend is incremental)."""
+    s = backend.input_size
+    rng = np.random.default_rng(0)
+    x = rng.random((3, s, s), dtype=np.float32)
+    side = int(0.05 ** 0.5 * s)
+    y = x.copy()
+    y[:, s // 3:s // 3 + side, s // 4:s // 4 + side] = rng.random((3, side, side), dtype=np.float32)
+    return _timed(lambda: backend.infer_pair(x, y), runs)
 
 
 def train_step_s(steps: int = 3, batch: int = 12) -> float:
@@ -80,6 +99,8 @@ def main(argv=None) -> int:
                     help="make the source's first N frames before timing and loop over them from memory, so "
                          "making frames (warping the sample, decoding a file) costs nothing during the run")
     ap.add_argument("--no-train", action="store_true", help="skip the block-training step timing")
+    ap.add_argument("--no-incremental", action="store_true",
+                    help="classify the pasted image in full (not only the region the paste changed)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
 
@@ -111,6 +132,7 @@ def main(argv=None) -> int:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    backend.incremental = not args.no_incremental
     source = None
     if args.preload:
         from app.sources import ClipSource, open_source
@@ -133,6 +155,8 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     bare_after = bare_inference_ms(backend)
+    backend.halves(wait=True)     # loaded in the background during the run (as in the app); wait, to be sure
+    pair_ms = float(np.median(pair_inference_ms(backend, 80)))
     bare_ms = float(np.median(bare_before + bare_after))
     halves = float(np.median(bare_before)), float(np.median(bare_after))
     st = {k: np.asarray(v) for k, v in summary.stage_ms.items()}
@@ -149,6 +173,9 @@ def main(argv=None) -> int:
         "bare_inference_ms": round(bare_ms, 2),
         "bare_inference_ms_before_after": [round(v, 2) for v in halves],
         "ratio": round(float(np.median(frame_ms)) / (2 * bare_ms), 3),
+        "pair_inference_ms": round(pair_ms, 2),
+        "ratio_to_pair": round(float(np.median(frame_ms)) / pair_ms, 3),
+        "incremental": bool(backend.incremental and backend.halves() is not None),
         "first_frame_s": round(summary.first_frame_at - T_START, 3),     # script start, imports included
         "run_first_frame_s": round(summary.first_frame_s, 3),           # from run(): blocks, source, 1st frame
         "backend": backend.name, "device": backend.device,

@@ -1,0 +1,84 @@
+"""Classify a frame and the same frame with a block pasted, without paying twice for the shared part.
+
+The two classifier inputs differ only around the block (a few % of the pixels). The network's front half
+is local: output cell j (stride S) is computed from input pixels S·j+lo … S·j+hi only (the model's
+`window`). So the pasted image's front features equal the clean image's everywhere except the cells whose
+window touches the changed pixels; those are recomputed from a crop of the pasted image just big enough to
+hold their windows, written over a copy of the clean features, and the back half runs on both as one
+batch. The logits and feature maps are the ones a full pass gives (same arithmetic, float rounding
+aside); the saving is most of one front half per frame.
+
+    front(x) -> f          # N×3×H×W -> N×C×H/S×W/S; H, W multiples of S
+    back(f) -> (logits, fmap)
+    logits, fmap = infer_pair(front, back, window, before, after)    # before/after: 3×H×W float32
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+MAX_CROP_SHARE = 0.6   # a crop bigger than this share of the image: two full passes are as cheap
+ROUND = 32             # crop sides rounded up to a multiple of this, so few distinct shapes reach the runtime
+
+
+@dataclass(frozen=True)
+class Plan:
+    cells: tuple[int, int, int, int]   # (j0, j1, i0, i1): feature rows j0..j1-1, columns i0..i1-1 to replace
+    crop: tuple[int, int, int, int]    # (y0, y1, x0, x1): input pixels to run the front on (multiples of S)
+
+
+def changed_box(a: np.ndarray, b: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(y0, y1, x0, x1) bounding box of the pixels where C×H×W arrays `a` and `b` differ; None if equal."""
+    diff = (a != b).any(axis=0)
+    rows, cols = np.flatnonzero(diff.any(axis=1)), np.flatnonzero(diff.any(axis=0))
+    if rows.size == 0:
+        return None
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def _span(p0: int, p1: int, n: int, window: tuple[int, int, int]) -> tuple[int, int, int, int]:
+    """Along one axis of n input pixels: cells [c0, c1) whose window meets pixels [p0, p1), and the crop
+    [x0, x1) (multiples of S, or the image edge) that holds all of those cells' windows."""
+    s, lo, hi = window
+    cells = n // s
+    c0 = max(0, -((hi - p0) // s))            # first j with s·j + hi ≥ p0
+    c1 = min(cells, (p1 - 1 - lo) // s + 1)   # last j with s·j + lo ≤ p1 − 1, plus one
+    x0 = max(0, ((s * c0 + lo) // s) * s)     # round the windows out to whole cells
+    x1 = min(n, -(-(s * (c1 - 1) + hi + 1) // s) * s)
+    side = min(n, -(-(x1 - x0) // ROUND) * ROUND)
+    x1 = min(n, x0 + side)                    # grow to the rounded side, inside the image
+    x0 = max(0, x1 - side)
+    return c0, c1, x0, x1
+
+
+def plan(box: tuple[int, int, int, int], shape: tuple[int, int], window: tuple[int, int, int]) -> Plan | None:
+    """What to recompute for a change inside `box` (y0, y1, x0, x1) of an H×W input; None when the crop
+    would cover more than MAX_CROP_SHARE of the image (or H, W are not multiples of the stride)."""
+    h, w = shape
+    s = window[0]
+    if h % s or w % s:
+        return None
+    j0, j1, y0, y1 = _span(box[0], box[1], h, window)
+    i0, i1, x0, x1 = _span(box[2], box[3], w, window)
+    if (y1 - y0) * (x1 - x0) > MAX_CROP_SHARE * h * w:
+        return None
+    return Plan((j0, j1, i0, i1), (y0, y1, x0, x1))
+
+
+def infer_pair(front, back, window, before: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(logits 2×K, fmap 2×C×h×w) for the two 3×H×W inputs, recomputing only what `after` changes."""
+    box = changed_box(before, after)
+    p = plan(box, before.shape[1:], window) if box is not None else None
+    if box is not None and p is None:
+        return back(front(np.stack([before, after])))
+    f = front(before[None])
+    if p is None:                                  # identical inputs
+        logits, fmap = back(f)
+        return np.concatenate([logits, logits]), np.concatenate([fmap, fmap])
+    s = window[0]
+    (j0, j1, i0, i1), (y0, y1, x0, x1) = p.cells, p.crop
+    part = front(np.ascontiguousarray(after[None, :, y0:y1, x0:x1]))
+    g = f.copy()
+    g[0, :, j0:j1, i0:i1] = part[0, :, j0 - y0 // s:j1 - y0 // s, i0 - x0 // s:i1 - x0 // s]
+    return back(np.concatenate([f, g]))

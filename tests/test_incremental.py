@@ -1,0 +1,113 @@
+"""Incremental inference of a frame and its pasted twin: same logits and feature maps as a full pass."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import models
+from models import incremental as inc
+from models import onnx as monnx
+from models.backend import make_backend
+
+PHOTOS = Path(__file__).parent / "data" / "photos"
+ATOL = 1e-3          # same tolerance as ONNX vs torch; measured ≤ 1e-5
+
+
+@pytest.fixture(scope="module")
+def model():
+    return models.load_classifier("efficientnet_lite0")
+
+
+@pytest.fixture(scope="module")
+def photo(model) -> np.ndarray:
+    return models.load_photos(PHOTOS, model.input_size)[0][0].numpy()
+
+
+def _patched(photo, y, x, side, seed=0):
+    after = photo.copy()
+    after[:, y:y + side, x:x + side] = np.random.default_rng(seed).random((3, side, side), dtype=np.float32)
+    return after
+
+
+def test_window_is_where_a_pixel_reaches(model):
+    """Changing one input pixel changes exactly the front cells whose window holds it (so the window is
+    neither too small, which would be wrong, nor much too big, which would be slow)."""
+    s, lo, hi = model.window
+    x = torch.rand(1, 3, 224, 224, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        f = model.front(x)
+        for p in ((0, 0), (97, 130), (223, 5), (150, 223)):
+            y = x.clone()
+            y[0, :, p[0], p[1]] += 0.5
+            changed = (model.front(y) != f).any(dim=1)[0].nonzero().tolist()
+            want = [[j, i] for j in range(f.shape[2]) for i in range(f.shape[3])
+                    if s * j + lo <= p[0] <= s * j + hi and s * i + lo <= p[1] <= s * i + hi]
+            assert sorted(changed) == want, p
+
+
+@pytest.mark.parametrize("y, x, side", [(0, 0, 50), (174, 174, 50), (0, 174, 50), (174, 0, 50), (87, 61, 50),
+                                        (100, 3, 7), (13, 200, 1), (40, 40, 120)])
+def test_pair_equals_full_pass(model, photo, y, x, side):
+    b = make_backend(model, "torch")
+    after = _patched(photo, y, x, side)
+    want = b.infer(np.stack([photo, after]))
+    got = b.infer_pair(photo, after)
+    for w, g in zip(want, got):
+        assert g.shape == w.shape
+        assert np.abs(g - w).max() <= ATOL
+    planned = inc.plan(inc.changed_box(photo, after), photo.shape[1:], model.window) is not None
+    assert planned == (side <= 60)       # the 120-px change takes the two-full-passes path
+
+
+def test_plan_recomputes_a_small_share_and_gives_up_on_big_changes(model):
+    h = w = model.input_size
+    p = inc.plan((90, 140, 90, 140), (h, w), model.window)        # a 50×50 block mid-image
+    y0, y1, x0, x1 = p.crop
+    assert (y1 - y0) * (x1 - x0) <= 0.4 * h * w
+    assert all(v % model.window[0] == 0 for v in p.crop)
+    assert inc.plan((0, h, 0, w), (h, w), model.window) is None       # all changed: two full passes
+    assert inc.changed_box(np.zeros((3, 8, 8)), np.zeros((3, 8, 8))) is None
+
+
+def test_identical_and_wholly_different_pairs(model, photo):
+    b = make_backend(model, "torch")
+    for after in (photo.copy(), photo[:, ::-1, :].copy()):
+        want = b.infer(np.stack([photo, after]))
+        got = b.infer_pair(photo, after)
+        for w, g in zip(want, got):
+            assert np.abs(g - w).max() <= ATOL
+
+
+def test_onnx_halves_cached_and_exact(model, photo):
+    b = make_backend(model, "onnx")
+    assert b.halves(wait=True) is not None
+    key = b.path.name[:-len(".onnx")]
+    for part in ("front", "back"):
+        assert (b.path.parent / f"{key}.{part}.onnx").is_file()
+    after = _patched(photo, 120, 30, 50)
+    want = make_backend(model, "torch").infer(np.stack([photo, after]))
+    got = b.infer_pair(photo, after)
+    for w, g in zip(want, got):
+        assert np.abs(g - w).max() <= ATOL
+    b.incremental = False                            # the switch really switches
+    np.testing.assert_array_equal(b.infer_pair(photo, after)[0], b.infer(np.stack([photo, after]))[0])
+
+
+def test_halves_failing_falls_back_with_one_warning(model, photo, monkeypatch, capsys):
+    real = monnx.cached_onnx
+
+    def broken(m, **kw):
+        if kw.get("part", "full") != "full":
+            raise RuntimeError("disk full")
+        return real(m, **kw)
+    monkeypatch.setattr(monnx, "cached_onnx", broken)
+    b = make_backend(model, "onnx")
+    assert b.halves(wait=True) is None
+    after = _patched(photo, 10, 10, 50)
+    got = b.infer_pair(photo, after)
+    np.testing.assert_allclose(got[0], b.infer(np.stack([photo, after]))[0], atol=ATOL)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("warning: incremental inference not available") and "disk full" in err[0]
