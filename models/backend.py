@@ -55,8 +55,9 @@ class Backend:
         """float32 N×3×S×S RGB [0,1] -> (logits N×1000 float32, fmap N×C×h×w float32)."""
         raise NotImplementedError
 
-    def halves(self):
-        """(front, back) numpy functions for incremental inference, or None when not (yet) available."""
+    def halves(self, wait: bool = False):
+        """(front, back) numpy functions for incremental inference, or None when not (yet) available
+        (`wait`: block until a background load, if any, has finished)."""
         return None
 
     def infer_pair(self, before: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -100,7 +101,7 @@ class TorchBackend(Backend):
             logits, fmap = self.model.back(torch.from_numpy(f))
         return logits.numpy(), fmap.numpy()
 
-    def halves(self):
+    def halves(self, wait: bool = False):
         # on a GPU the pair is one batch anyway; moving features to and fro would cost more than it saves
         return (self._front, self._back) if self._device.type == "cpu" else None
 

@@ -6,7 +6,7 @@ import sys
 from conftest import ROOT
 
 KEYS = {"fps", "frame_ms_p50", "latency_ms_p50", "latency_ms_p95", "stages_ms_median", "bare_inference_ms", "ratio",
-        "first_frame_s", "backend", "device"}
+        "first_frame_s", "backend", "device", "pair_inference_ms", "ratio_to_pair", "incremental"}
 
 
 def test_bench_json():
@@ -17,6 +17,17 @@ def test_bench_json():
     assert KEYS <= set(res) and res["frames"] == 12
     assert {"capture", "paste", "infer", "localize", "render", "record"} <= set(res["stages_ms_median"])
     assert res["fps"] > 0 and res["bare_inference_ms"] > 0 and res["ratio"] > 0
+    assert res["backend"] == "onnx" and res["incremental"] is True and res["pair_inference_ms"] > 0
+
+
+def test_bench_torch_backend_and_no_incremental():
+    for extra, backend, incremental in ((["--backend", "torch"], "torch", True),
+                                        (["--no-incremental"], "onnx", False)):
+        out = subprocess.run([sys.executable, "scripts/bench.py", "--frames", "6", "--no-train", "--record", "none",
+                              "--json", *extra], cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr
+        res = json.loads(out.stdout)
+        assert (res["backend"], res["incremental"], res["frames"]) == (backend, incremental, 6)
 
 
 def test_soak_reports_memory():

@@ -9,7 +9,7 @@ import torch
 
 from blocks import load_block, seed_block, train_block
 from blocks.evaluate import evaluate_block
-from blocks.train import augment_photos
+from blocks.train import augment_photos, margin_loss
 from conftest import PHOTOS, ROOT
 
 
@@ -23,6 +23,29 @@ def test_training_raises_the_target_probability(model, photos):
     after = evaluate_block(model, x, res.block, 341, 0.0498, trials=2, seed=1)
     before = evaluate_block(model, x, init, 341, 0.0498, trials=2, seed=1)
     assert after["mean_target_prob"] > before["mean_target_prob"]
+
+
+def test_margin_loss_is_the_lead_still_missing():
+    logits = torch.tensor([[5.0, 1.0, 0.0], [1.0, 3.0, 0.0], [0.0, 0.0, 0.0]])
+    labels = torch.tensor([0, 0, 2])
+    per = [max(0.0, 1.0 - 5.0 + 2.0), 3.0 - 1.0 + 2.0, 0.0 - 0.0 + 2.0]     # target leads by 4, trails, ties
+    assert margin_loss(logits, labels, 2.0).item() == pytest.approx(sum(per) / 3)
+    g = logits.clone().requires_grad_(True)
+    margin_loss(g, labels, 2.0).backward()
+    assert g.grad[0].abs().sum() == 0                   # already won by more than kappa: no push
+    assert g.grad[1, 0] < 0 and g.grad[1, 1] > 0        # descent raises the target, lowers the rival
+
+
+def test_margin_training_raises_the_target_probability(model, photos):
+    x = photos[0][:6]
+    res = train_block(model, x, 341, area=0.05, steps=12, batch=4, lr=0.05, seed=0, log=lambda m: None,
+                      log_every=4, loss="margin")
+    init = seed_block(model, 341, 50).block
+    after = evaluate_block(model, x, res.block, 341, 0.0498, trials=2, seed=1)
+    before = evaluate_block(model, x, init, 341, 0.0498, trials=2, seed=1)
+    assert after["mean_target_prob"] > before["mean_target_prob"]
+    with pytest.raises(ValueError, match="loss"):
+        train_block(model, x, 341, area=0.05, steps=1, batch=2, log=lambda m: None, loss="hinge")
 
 
 def test_training_is_reproducible(model, photos):
