@@ -75,6 +75,9 @@ def main(argv=None) -> int:
             p.add_argument("--loss", choices=["ce", "margin"], default="ce",
                            help="ce: cross-entropy toward the target; margin: lead of the target over the best "
                                 "other class, up to --kappa (spends steps on the pastes still lost)")
+            p.add_argument("--augment", choices=["full", "light", "none"], default="full",
+                           help="photo variation: full = crops, flips, colour, two-photo splits; light = whole "
+                                "photos, flips and colour; none = as they are")
             p.add_argument("--kappa", type=float, default=2.0, help="margin wanted by --loss margin (logits)")
             p.add_argument("--init", help="start from this block (library name or PNG) instead of the seed block")
         else:
@@ -135,7 +138,8 @@ def run(args) -> int:
         return save_block(block, info, args.out, name)
 
     res = train_block(model, photos, target, area, steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
-                      init=init, ranges=ranges, noise=args.noise, checkpoint=save, hard=args.hard, loss=args.loss, kappa=args.kappa)
+                      init=init, ranges=ranges, noise=args.noise, checkpoint=save, hard=args.hard, loss=args.loss, kappa=args.kappa,
+                      augment=args.augment)
     print(f"done in {res.seconds:.0f}s, training success {res.success:.1%}")
     print(save(args.steps, res.block, res.success, res.seconds))
     return 0

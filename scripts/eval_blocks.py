@@ -48,6 +48,9 @@ def main(argv=None) -> int:
         sb = seed_block(model, info.target, info.side)
         res["seed_block"] = {"eps": sb.eps, **evaluate_block(model, photos, sb.block, info.target, info.area,
                                                              args.trials, args.seed)}
+    for r in (res, res.get("seed_block", {})):
+        if "per_photo" in r:
+            r["per_photo"] = {p.name: v for p, v in zip(files, r["per_photo"])}
     if args.json:
         print(json.dumps(res))
         return 0
@@ -57,6 +60,8 @@ def main(argv=None) -> int:
     print(f"{'':14s} {'targeted':>9s} {'untargeted':>11s} {'p(target)':>10s}")
     for name, r in rows:
         print(f"{name:14s} {r['targeted_success']:9.1%} {r['untargeted_success']:11.1%} {r['mean_target_prob']:10.3f}")
+    print("targeted success per photo, hardest first: " + ", ".join(
+        f"{name} {v:.0%}" for name, v in sorted(res["per_photo"].items(), key=lambda kv: kv[1])))
     return 0
 
 

@@ -48,6 +48,24 @@ def test_margin_training_raises_the_target_probability(model, photos):
         train_block(model, x, 341, area=0.05, steps=1, batch=2, log=lambda m: None, loss="hinge")
 
 
+def test_light_augmentation_keeps_the_whole_photo(photos):
+    """mix=0, min_crop=1: every output is its own photo (or its mirror) up to colour: correlation ~1."""
+    x = photos[0][:6]
+    y = augment_photos(x, torch.Generator().manual_seed(3), mix=0.0, min_crop=1.0)
+    for a, b in zip(x.mean(1), y.mean(1)):
+        best = max(torch.corrcoef(torch.stack([a.flatten(), c.flatten()]))[0, 1] for c in (b, b.flip(-1)))
+        assert best > 0.97
+
+
+def test_training_augment_choices(model, photos):
+    x = photos[0][:4]
+    runs = {a: train_block(model, x, 341, area=0.02, steps=2, batch=2, seed=5, log=lambda m: None, augment=a).block
+            for a in ("full", "light", "none")}
+    assert not torch.equal(runs["full"], runs["none"]) and not torch.equal(runs["light"], runs["none"])
+    with pytest.raises(ValueError, match="augment"):
+        train_block(model, x, 341, area=0.02, steps=1, batch=2, log=lambda m: None, augment="heavy")
+
+
 def test_training_is_reproducible(model, photos):
     x = photos[0][:4]
     a = train_block(model, x, 388, area=0.02, steps=2, batch=2, seed=7, log=lambda m: None)
@@ -83,6 +101,9 @@ def test_eval_script_json():
     for key in ("targeted_success", "untargeted_success", "mean_target_prob", "n_photos", "n_trials", "area"):
         assert key in res and key in res["seed_block"]
     assert res["n_photos"] == 16 and res["n_trials"] == 16 and res["area"] <= 0.05
+    per = res["per_photo"]
+    assert set(per) == {p.name for p in PHOTOS.iterdir() if p.suffix == ".jpg"}
+    assert sum(per.values()) / len(per) == pytest.approx(res["targeted_success"])
 
 
 def test_eval_script_bad_block_is_one_line(tmp_path):
