@@ -111,3 +111,28 @@ def test_halves_failing_falls_back_with_one_warning(model, photo, monkeypatch, c
     np.testing.assert_allclose(got[0], b.infer(np.stack([photo, after]))[0], atol=ATOL)
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("warning: incremental inference not available") and "disk full" in err[0]
+
+
+def test_pipeline_labels_same_with_and_without_incremental(model):
+    """The app's data path over the sample's first frames: the same labels and probabilities either way."""
+    from app.config import LocalizeSettings
+    from app.pipeline import Pipeline
+    from app.sources import sample_source
+    from blocks import load_block
+
+    src = sample_source()
+    frames = [src.read() for _ in range(12)]
+    src.close()
+    runs = []
+    for incremental in (True, False):
+        b = make_backend(model, "onnx")
+        b.incremental = incremental
+        b.halves(wait=True)
+        pipe = Pipeline(b, [load_block("hog")], b.class_names, LocalizeSettings())
+        runs.append([pipe.step(f) for f in frames])
+    pasted = 0
+    for a, c in zip(*runs):
+        assert (a.before.name, a.after.name, a.box) == (c.before.name, c.after.name, c.box)
+        assert abs(a.after.prob - c.after.prob) < 1e-4 and abs(a.before.prob - c.before.prob) < 1e-4
+        pasted += a.block is not None
+    assert pasted >= 8            # the comparison covered frames with the block on
