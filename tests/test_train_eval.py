@@ -130,3 +130,20 @@ def test_holdout_drops_renamed_copies_of_test_photos(tmp_path):
     assert files == [f"{top}/other.jpg"] and x.shape == (1, 3, 224, 224)
     x, files = _photos([str(tmp_path)], None, 224)
     assert sorted(files) == [f"{top}/other.jpg", f"{top}/pkg/images/chickens_copy.jpg", f"{top}/pkg/images/kangaroo.png"]
+
+
+def test_pick_animal_photos_links_the_clear_animals(tmp_path):
+    out = tmp_path / "animals"
+    res = subprocess.run([sys.executable, "scripts/pick_animal_photos.py", "--photos", str(PHOTOS), "--min-prob",
+                          "0.5", "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    kept = sorted(p.name for p in out.iterdir())
+    assert "photos__hens.jpg" in kept and "photos__fruits.jpg" not in kept
+    assert all((out / k).resolve().parent == PHOTOS.resolve() for k in kept)
+    stricter = subprocess.run([sys.executable, "scripts/pick_animal_photos.py", "--photos", str(PHOTOS),
+                               "--min-prob", "0.99", "--out", str(tmp_path / "strict")], cwd=ROOT,
+                              capture_output=True, text=True, timeout=300)
+    assert stricter.returncode == 0 and len(list((tmp_path / "strict").iterdir())) < len(kept)
+    bad = subprocess.run([sys.executable, "scripts/pick_animal_photos.py", "--photos", str(tmp_path / "none"),
+                          "--out", str(tmp_path / "x")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and bad.stderr.startswith("error:") and len(bad.stderr.splitlines()) == 1

@@ -1,0 +1,66 @@
+"""Pick the training photos in which the classifier clearly sees an animal, as a folder of links.
+
+    python scripts/pick_animal_photos.py --photos ../training_photos ../shared/photos \
+        --holdout tests/data/photos --min-prob 0.5 --out ../animal_photos
+
+A photo is kept when its clean top-1 class is an animal (ImageNet 0–397) with probability ≥ --min-prob: the
+kind of photo a block finds hardest (one big, sharp animal that out-votes it), which the shipped blocks' last
+rounds trained on. Held-out photos are left out exactly as `python -m blocks make --holdout` leaves them out
+(by name and by content). The links are named `FOLDER__sub__file.jpg`; the folder can be passed to
+`blocks make --photos`.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from blocks.__main__ import _photos  # noqa: E402
+from models import UserError, is_animal, load_classifier  # noqa: E402
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--photos", required=True, nargs="+", help="photo folders (subfolders included)")
+    ap.add_argument("--holdout", help="folder of photos to leave out (by name and by content)")
+    ap.add_argument("--min-prob", type=float, default=0.5, help="lowest top-1 animal probability kept")
+    ap.add_argument("--out", required=True, help="folder to put the links in (created)")
+    ap.add_argument("--model", default="efficientnet_lite0")
+    args = ap.parse_args(argv)
+    try:
+        if not 0 <= args.min_prob <= 1:
+            raise UserError(f"--min-prob must be in [0, 1], got {args.min_prob}")
+        model = load_classifier(args.model)
+        x, names = _photos(args.photos, args.holdout, model.input_size)
+        out = Path(args.out)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"cannot create {out}: {exc.strerror}") from None
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    with torch.inference_mode():
+        probs = torch.cat([model(part).softmax(1) for part in x.split(32)])
+    top, cls = probs.max(1)
+    roots = {Path(folder).name: Path(folder) for folder in args.photos}
+    kept = 0
+    for name, p, c in zip(names, top.tolist(), cls.tolist()):
+        if not (is_animal(c) and p >= args.min_prob):
+            continue
+        root, rel = name.split("/", 1)
+        link = out / name.replace("/", "__")
+        if not link.exists():
+            os.symlink((roots[root] / rel).resolve(), link)
+        kept += 1
+    print(f"{kept} of {len(names)} photos show an animal with p >= {args.min_prob}: links in {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
