@@ -8,41 +8,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
-from models import UserError, class_index, load_classifier, load_photos, slug
+from models import UserError, class_index, load_classifier, slug
 
 from .paste import EVAL_RANGES, TRAIN_RANGES
 from .library import LIBRARY, BlockInfo, list_blocks, load_block, save_block
 from .seed import seed_block
-from .train import block_area, block_side, train_block
-
-
-def _photos(folders: list[str], holdout: str | None, size: int):
-    """Training photos from one or more folders (subfolders included), minus the held-out photos: those
-    with a held-out file's name, and any near-copy of one under another name (same 16×16 thumbnail)."""
-    photos, files = [], []
-    for folder in folders:
-        x, f = load_photos(folder, size, recursive=True)
-        photos.append(x)
-        files += [(Path(folder), p) for p in f]
-    photos = torch.cat(photos)
-    if holdout:
-        held, held_files = load_photos(holdout, size)
-        names = {p.stem for p in held_files}
-        thumb = lambda x: F.adaptive_avg_pool2d(x.mean(1, keepdim=True), 16).flatten(1)   # noqa: E731
-        diff = torch.cdist(thumb(photos), thumb(held), p=1) / 256                      # mean |Δ| per cell
-        copies = (diff < 0.03).any(1)
-        keep = [i for i, (_, f) in enumerate(files) if f.stem not in names and not copies[i]]
-        if not keep:
-            raise UserError(f"every photo in {', '.join(folders)} is held out by {holdout}")
-        if len(keep) < len(files):
-            print(f"held out {len(files) - len(keep)} photos matching {holdout} by name or content")
-        photos, files = photos[keep], [files[i] for i in keep]
-    return photos, [f"{root.name}/{f.relative_to(root)}" for root, f in files]
+from .train import block_area, block_side, train_block, training_photos
 
 
 def main(argv=None) -> int:
@@ -119,7 +93,7 @@ def run(args) -> int:
         raise UserError(f"--hard must be in [0, 1], got {args.hard}")
     if args.threads:
         torch.set_num_threads(args.threads)
-    photos, files = _photos(args.photos, args.holdout, model.input_size)
+    photos, _, files = training_photos(args.photos, args.holdout, model.input_size)
     print(f"training a {side}×{side} block (area {area:.4f}) toward {model.class_names[target]!r} "
           f"on {len(files)} photos, {args.steps} steps of {args.batch}, seed {args.seed}")
     init, prior_steps, prior_seconds = None, 0, 0.0
@@ -138,8 +112,8 @@ def run(args) -> int:
         return save_block(block, info, args.out, name)
 
     res = train_block(model, photos, target, area, steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
-                      init=init, ranges=ranges, noise=args.noise, checkpoint=save, hard=args.hard, loss=args.loss, kappa=args.kappa,
-                      augment=args.augment)
+                      init=init, ranges=ranges, noise=args.noise, checkpoint=save, hard=args.hard, loss=args.loss,
+                      kappa=args.kappa, augment=args.augment)
     print(f"done in {res.seconds:.0f}s, training success {res.success:.1%}")
     print(save(args.steps, res.block, res.success, res.seconds))
     return 0

@@ -10,9 +10,12 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+
+from models import UserError, load_photos
 
 from .paste import TRAIN_RANGES, PasteRanges, paste, sample_params
 from .seed import seed_block
@@ -24,6 +27,32 @@ class TrainResult:
     success: float                      # targeted success over the last 10% of steps
     seconds: float
     history: list[dict] = field(default_factory=list)
+
+
+def training_photos(folders: list[str], holdout: str | None, size: int
+                    ) -> tuple[torch.Tensor, list[Path], list[str]]:
+    """Training photos from one or more folders (subfolders included), minus the held-out photos: those
+    with a held-out file's name, and any near-copy of one under another name (same 16×16 thumbnail).
+    Returns (N×3×S×S photos, their files, their names as recorded in a block's JSON: "FOLDER/relative/path")."""
+    photos, files = [], []
+    for folder in folders:
+        x, f = load_photos(folder, size, recursive=True)
+        photos.append(x)
+        files += [(Path(folder), p) for p in f]
+    photos = torch.cat(photos)
+    if holdout:
+        held, held_files = load_photos(holdout, size)
+        names = {p.stem for p in held_files}
+        thumb = lambda x: F.adaptive_avg_pool2d(x.mean(1, keepdim=True), 16).flatten(1)   # noqa: E731
+        diff = torch.cdist(thumb(photos), thumb(held), p=1) / 256                      # mean |Δ| per cell
+        copies = (diff < 0.03).any(1)
+        keep = [i for i, (_, f) in enumerate(files) if f.stem not in names and not copies[i]]
+        if not keep:
+            raise UserError(f"every photo in {', '.join(folders)} is held out by {holdout}")
+        if len(keep) < len(files):
+            print(f"held out {len(files) - len(keep)} photos matching {holdout} by name or content")
+        photos, files = photos[keep], [files[i] for i in keep]
+    return photos, [f for _, f in files], [f"{root.name}/{f.relative_to(root)}" for root, f in files]
 
 
 def block_side(area: float, input_size: int) -> int:

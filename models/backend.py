@@ -146,8 +146,10 @@ class OnnxBackend(Backend):
             print(f"warning: incremental inference not available ({self._halves_error}); "
                   "classifying both images in full", file=sys.stderr)
             return
-        self._halves = (lambda x: front.run(["feats"], {"images": x})[0],
-                        lambda f: tuple(back.run(self._outputs, {"feats": f})))
+        (f_in,), f_out = onnx_export.PARTS["front"]
+        (b_in,), b_out = onnx_export.PARTS["back"]
+        self._halves = (lambda x: front.run(list(f_out), {f_in: x})[0],
+                        lambda f: tuple(back.run(list(b_out), {b_in: f})))
 
     def halves(self, wait: bool = False):
         """The front/back sessions, loaded (exported the first time) on a background thread at the first

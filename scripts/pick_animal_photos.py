@@ -20,7 +20,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from blocks.__main__ import _photos  # noqa: E402
+from blocks.train import training_photos  # noqa: E402
 from models import UserError, is_animal, load_classifier  # noqa: E402
 
 
@@ -36,7 +36,7 @@ def main(argv=None) -> int:
         if not 0 <= args.min_prob <= 1:
             raise UserError(f"--min-prob must be in [0, 1], got {args.min_prob}")
         model = load_classifier(args.model)
-        x, names = _photos(args.photos, args.holdout, model.input_size)
+        x, paths, names = training_photos(args.photos, args.holdout, model.input_size)
         out = Path(args.out)
         try:
             out.mkdir(parents=True, exist_ok=True)
@@ -48,15 +48,13 @@ def main(argv=None) -> int:
     with torch.inference_mode():
         probs = torch.cat([model(part).softmax(1) for part in x.split(32)])
     top, cls = probs.max(1)
-    roots = {Path(folder).name: Path(folder) for folder in args.photos}
     kept = 0
-    for name, p, c in zip(names, top.tolist(), cls.tolist()):
+    for path, name, p, c in zip(paths, names, top.tolist(), cls.tolist()):
         if not (is_animal(c) and p >= args.min_prob):
             continue
-        root, rel = name.split("/", 1)
         link = out / name.replace("/", "__")
         if not link.exists():
-            os.symlink((roots[root] / rel).resolve(), link)
+            os.symlink(path.resolve(), link)
         kept += 1
     print(f"{kept} of {len(names)} photos show an animal with p >= {args.min_prob}: links in {out}")
     return 0

@@ -115,7 +115,7 @@ def test_eval_script_bad_block_is_one_line(tmp_path):
 def test_holdout_drops_renamed_copies_of_test_photos(tmp_path):
     """Training folders gathered from many packages may hold a test photo under another name: it is held out."""
     import cv2
-    from blocks.__main__ import _photos
+    from blocks.train import training_photos
     sub = tmp_path / "pkg" / "images"
     sub.mkdir(parents=True)
     hens = cv2.imread(str(PHOTOS / "hens.jpg"))
@@ -125,10 +125,10 @@ def test_holdout_drops_renamed_copies_of_test_photos(tmp_path):
     other[:, :, 1] = np.linspace(0, 255, 320)[None]                                          # a green ramp
     cv2.rectangle(other, (40, 60), (140, 200), (200, 40, 40), -1)
     cv2.imwrite(str(tmp_path / "other.jpg"), other)
-    x, files = _photos([str(tmp_path)], str(PHOTOS), 224)
+    x, paths, files = training_photos([str(tmp_path)], str(PHOTOS), 224)
     top = tmp_path.name
-    assert files == [f"{top}/other.jpg"] and x.shape == (1, 3, 224, 224)
-    x, files = _photos([str(tmp_path)], None, 224)
+    assert files == [f"{top}/other.jpg"] and x.shape == (1, 3, 224, 224) and paths == [tmp_path / "other.jpg"]
+    x, _, files = training_photos([str(tmp_path)], None, 224)
     assert sorted(files) == [f"{top}/other.jpg", f"{top}/pkg/images/chickens_copy.jpg", f"{top}/pkg/images/kangaroo.png"]
 
 
