@@ -1,8 +1,7 @@
 """Finding the animal: where to put the block.
 
-- `cam_box`: class activation map from the classifier's own last feature map (no extra model, no extra
-  forward pass): CAM = Σ_k w[c,k]·fmap[k], thresholded at a fraction of its peak; the box of the strongest
-  connected region.
+- `cam_box` (from `models.cam`): class activation map from the classifier's own last feature map (no
+  extra model, no extra forward pass); the box of its strongest connected region.
 - `sliding_box`: the seed project's sliding window: classify crops, keep the one most sure of the class.
 - `BoxSmoother`: exponential smoothing over frames, with a hold when the animal is briefly lost.
 
@@ -10,34 +9,9 @@ Boxes are (x, y, w, h) as fractions of the frame's width and height, so they fit
 """
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
-Box = tuple[float, float, float, float]
-
-
-def cam_map(fmap: np.ndarray, fc_weight: np.ndarray, cls: int) -> np.ndarray:
-    """C×h×w feature map and 1000×C weights -> h×w CAM for class `cls`, ReLU'd, peak 1 (zeros if flat)."""
-    cam = np.tensordot(fc_weight[cls], fmap, axes=(0, 0))
-    cam = np.maximum(cam, 0)
-    peak = cam.max()
-    return cam / peak if peak > 0 else cam
-
-
-def cam_box(fmap: np.ndarray, fc_weight: np.ndarray, cls: int, threshold: float = 0.5, upsample: int = 64) -> Box | None:
-    """The box of the CAM region holding the most activation, in frame fractions; None if there is none."""
-    cam = cam_map(fmap, fc_weight, cls)
-    if cam.max() <= 0:
-        return None
-    big = cv2.resize(cam.astype(np.float32), (upsample, upsample), interpolation=cv2.INTER_LINEAR)
-    mask = (big >= threshold).astype(np.uint8)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    if n <= 1:
-        return None
-    mass = np.bincount(labels.ravel(), weights=big.ravel(), minlength=n)
-    best = 1 + int(np.argmax(mass[1:]))
-    x, y, w, h = stats[best, :4]
-    return (x / upsample, y / upsample, w / upsample, h / upsample)
+from models.cam import Box, cam_box, cam_map  # noqa: F401  (the CAM lives with the model)
 
 
 def sliding_windows(scales=(0.5, 0.7), stride: float = 0.5) -> list[Box]:

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from app.localize import BoxSmoother, cam_box, cam_map, sliding_box, sliding_windows, to_pixels
+from app.localize import BoxSmoother, sliding_box, sliding_windows, to_pixels
+from models.cam import cam_box, cam_map
 from conftest import PHOTOS
 from models import read_image, to_tensor
 
