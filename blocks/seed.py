@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .attacks import FGSM
+
 DARK_GREY = 0.25
 
 
@@ -22,27 +24,29 @@ class SeedBlock:
     target_probs: torch.Tensor # target probability at each eps
 
 
-def _as_input(block: torch.Tensor, size: int) -> torch.Tensor:
-    return F.interpolate(block, size=(size, size), mode="bilinear", align_corners=False)
+class Upsampled(torch.nn.Module):
+    """The classifier on small images upsampled (bilinear) to its input size, as the seed classified blocks."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model, self.size = model, model.input_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False))
 
 
 def eps_sweep(model, block: torch.Tensor, target: int, lower_limit: float = -0.5, n: int = 50,
               batch: int = 25) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """FGSM toward `target` at every eps in [lower_limit, 0): returns (eps values, target probs, sign of grad)."""
+    """FGSM toward `target` at every eps in [lower_limit, 0): returns (eps values, target probs, the FGSM
+    blocks, one per eps)."""
     if not lower_limit < 0:
         raise ValueError("lower_limit must be negative")
-    size = model.input_size
-    x = block.detach().unsqueeze(0).clone().requires_grad_(True)
-    loss = F.cross_entropy(model(_as_input(x, size)), torch.tensor([target], device=x.device))
-    (grad,) = torch.autograd.grad(loss, x)
-    sign = grad.sign()[0]
+    net = Upsampled(model)
     eps_values = torch.linspace(lower_limit, 0, n + 1)[:-1]          # [lower_limit, 0)
-    probs = []
+    blocks = FGSM(net).sweep(block[None], target, eps_values)[:, 0]
     with torch.no_grad():
-        for chunk in eps_values.split(batch):
-            cand = (block[None] + chunk.view(-1, 1, 1, 1).to(block) * sign[None]).clamp(0, 1)
-            probs.append(model(_as_input(cand, size)).softmax(1)[:, target].cpu())
-    return eps_values, torch.cat(probs), sign
+        probs = torch.cat([net(chunk).softmax(1)[:, target].cpu() for chunk in blocks.split(batch)])
+    return eps_values, probs, blocks
 
 
 def seed_block(model, target: int, side: int, lower_limit: float = -0.5, n: int = 50,
@@ -50,7 +54,6 @@ def seed_block(model, target: int, side: int, lower_limit: float = -0.5, n: int 
     """The seed's block of side `side` pixels, at the swept eps of maximum target probability."""
     device = next(model.parameters()).device
     start = torch.full((3, side, side), grey, device=device)
-    eps_values, probs, sign = eps_sweep(model, start, target, lower_limit, n)
+    eps_values, probs, blocks = eps_sweep(model, start, target, lower_limit, n)
     best = int(probs.argmax())
-    eps = float(eps_values[best])
-    return SeedBlock((start + eps * sign).clamp(0, 1), eps, eps_values, probs)
+    return SeedBlock(blocks[best], float(eps_values[best]), eps_values, probs)

@@ -8,19 +8,15 @@ import torch.nn.functional as F
 class Attack:
     """attack(images, labels) -> adversarial images in [0,1], same shape. Subclasses implement `forward`.
 
-    `targeted=False`: labels are the true classes and the attack pushes away from them.
-    `targeted=True`: labels are target classes and the attack pulls toward them.
+    The sign of an attack's eps says which way it goes: eps > 0 with the true classes as labels pushes the
+    images away from them (untargeted); eps < 0 with target classes as labels pulls them toward the targets.
     """
-
-    targeted = False
 
     def __init__(self, model: torch.nn.Module):
         self.model = model
 
     def __call__(self, images: torch.Tensor, labels: torch.Tensor | int) -> torch.Tensor:
-        if isinstance(labels, int):
-            labels = torch.full((images.shape[0],), labels, dtype=torch.long, device=images.device)
-        return self.forward(images.detach(), labels.to(images.device)).clamp(0, 1).detach()
+        return self.forward(images.detach(), as_labels(labels, images)).clamp(0, 1).detach()
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -31,3 +27,10 @@ class Attack:
         loss = F.cross_entropy(self.model(x), labels, reduction="sum")
         (grad,) = torch.autograd.grad(loss, x)
         return grad
+
+
+def as_labels(labels: torch.Tensor | int, images: torch.Tensor) -> torch.Tensor:
+    """One label per image on the images' device: an int means that class for every image."""
+    if isinstance(labels, int):
+        return torch.full((images.shape[0],), labels, dtype=torch.long, device=images.device)
+    return labels.to(images.device)

@@ -7,18 +7,18 @@ from __future__ import annotations
 import torch
 
 from .base import Attack
+from .fgsm import FGSM
 
 
 class PGD(Attack):
     def __init__(self, model, eps: float = 8 / 255, alpha: float = 2 / 255, steps: int = 10):
         super().__init__(model)
         self.eps, self.alpha, self.steps = eps, alpha, steps
-        self.targeted = eps < 0
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        radius, step = abs(self.eps), self.alpha if self.eps > 0 else -self.alpha
-        x = images.clone()
+        radius = abs(self.eps)
+        step = FGSM(self.model, self.alpha if self.eps > 0 else -self.alpha)
+        x = images
         for _ in range(self.steps):
-            x = x + step * self.loss_grad(x, labels).sign()
-            x = (images + (x - images).clamp(-radius, radius)).clamp(0, 1)
+            x = images + (step(x, labels) - images).clamp(-radius, radius)
         return x
