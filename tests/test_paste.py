@@ -5,7 +5,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from blocks.paste import EVAL_RANGES, PasteRanges, extent, fixed_params, paste, sample_params
+from blocks import paste_frame
+from blocks.paste import EVAL_RANGES, PasteParams, PasteRanges, extent, paste, sample_params
+from models.preprocess import to_bgr, to_tensor
+
+
+def fixed_params(center, side, angle=0.0, brightness=1.0):
+    """One placement, as the app's paste_frame takes it."""
+    return PasteParams(torch.tensor([center], dtype=torch.float32), torch.tensor([float(side)]),
+                       torch.tensor([float(angle)]), torch.tensor([float(brightness)]))
 
 
 def _solid(color, side=20):
@@ -65,12 +73,20 @@ def test_brightness_and_rotation():
 
 
 def test_same_params_same_look_at_any_resolution():
-    block = torch.rand(3, 20, 20)
+    gen = torch.Generator().manual_seed(0)
+    block, other = torch.rand(3, 20, 20, generator=gen), torch.rand(3, 20, 20, generator=gen)
     params = fixed_params((0.4, 0.6), 0.25, angle=10)
     small = paste(torch.zeros(1, 3, 224, 224), block, params)
     big = paste(torch.zeros(1, 3, 480, 640), block, params)
     down = F.interpolate(big, size=(224, 224), mode="area")
-    assert (small - down).abs().mean() < 0.02
+    inside = (small > 0).any(1)                                       # the block's pixels
+
+    def gap(x):
+        return float((small - x).abs().mean(1)[inside].mean())
+    assert gap(down) < 0.03                                           # measured 0.017 (resampling)
+    # the measure tells a wrong block or a placement off by 1% of the image apart (measured 0.20 and 0.17)
+    assert gap(paste(torch.zeros(1, 3, 224, 224), other, params)) > 0.1
+    assert gap(paste(torch.zeros(1, 3, 224, 224), block, fixed_params((0.41, 0.6), 0.25, angle=10))) > 0.1
 
 
 @pytest.mark.parametrize("center,side,angle,brightness,size", [
@@ -78,11 +94,12 @@ def test_same_params_same_look_at_any_resolution():
     ((0.3, 0.6), 0.2, 17.0, 0.85, (480, 640)),
     ((0.05, 0.95), 0.25, -20.0, 1.2, (360, 640)),      # partly outside the frame: clipped, no error
     ((0.9, 0.1), 0.3, 45.0, 1.0, (224, 224)),
+    ((0.23, 0.43), 0.39, 35.8, 1.2, (480, 640)),       # magnified ~4×: its soft edge spans several pixels
+    ((0.67, 0.19), 0.4, 22.2, 1.27, (360, 640)),
 ])
 def test_paste_frame_matches_paste(center, side, angle, brightness, size):
-    """The app's OpenCV paste draws the same block at the same place as the training paste."""
-    from blocks.paste import paste_frame
-    from models.preprocess import to_bgr, to_tensor
+    """The app's OpenCV paste draws the same block at the same place as the training paste, to within one
+    grey level (rounding; OpenCV samples at 1/32-pixel steps)."""
     rng = np.random.default_rng(1)
     frame = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
     block = torch.rand(3, 50, 50, generator=torch.Generator().manual_seed(0))
@@ -90,5 +107,5 @@ def test_paste_frame_matches_paste(center, side, angle, brightness, size):
     got = paste_frame(frame, block, center, side, angle, brightness)
     diff = np.abs(ref.astype(int) - got.astype(int))
     assert (ref != frame).any(axis=2).sum() > 0.2 * side * side * size[0] * size[1]   # something was pasted
-    assert diff.max() <= 3 and diff.mean() < 0.01
-    assert (got != frame).any(axis=2).sum() == pytest.approx((ref != frame).any(axis=2).sum(), rel=0.02)
+    assert diff.max() <= 1 and diff.mean() < 0.001
+    assert (got != frame).any(axis=2).sum() == pytest.approx((ref != frame).any(axis=2).sum(), rel=1e-3)
