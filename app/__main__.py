@@ -37,11 +37,19 @@ def parse_args(argv=None):
     ap.add_argument("--backend", help="auto | onnx | torch")
     ap.add_argument("--localize", help="cam | sliding | center")
     ap.add_argument("--confidence", type=float, help="minimum animal probability to place the block")
+    ap.add_argument("--any-object", action="store_true",
+                    help="place the block on whatever the classifier sees, animal or not")
+    ap.add_argument("--kiosk", action="store_true",
+                    help="booth mode: fullscreen, big labels, attract loop; runs without keys (ui.kiosk)")
     ap.add_argument("--record", help="record the side-by-side view to .gif or .mp4")
     ap.add_argument("--stats", help="write one JSON object per frame to this .jsonl")
     ap.add_argument("--headless", action="store_true", help="no window (automatic without a display)")
     ap.add_argument("--max-frames", type=int, help="stop after N frames")
-    ap.add_argument("--realtime", action="store_true", help="play a video file at its own rate")
+    pace = ap.add_mutually_exclusive_group()
+    pace.add_argument("--realtime", action="store_true",
+                      help="play files and the sample at their own rate (the default in a window)")
+    pace.add_argument("--fast", action="store_true",
+                      help="process every frame as fast as possible (the default headless)")
     ap.add_argument("--loop", action="store_true", help="restart a finite source at its end")
     ap.add_argument("--layout", help="side_by_side | stacked")
     ap.add_argument("--quiet", action="store_true", help="no summary")
@@ -56,9 +64,11 @@ def settings_from(args):
         "source": args.source, "block.name": args.block, "block.scale": args.block_scale,
         "block.enabled": False if args.no_block else None, "model": args.model, "weights": args.weights,
         "device": args.device, "backend": args.backend, "localize.method": args.localize,
-        "localize.confidence": args.confidence, "record.path": args.record, "stats": args.stats,
+        "localize.confidence": args.confidence, "localize.classes": "any" if args.any_object else None,
+        "ui.kiosk.enabled": True if args.kiosk else None, "record.path": args.record, "stats": args.stats,
         "ui.headless": True if args.headless else None, "max_frames": args.max_frames,
-        "realtime": True if args.realtime else None, "loop": True if args.loop else None, "ui.layout": args.layout,
+        "realtime": True if args.realtime else False if args.fast else None, "loop": True if args.loop else None,
+        "ui.layout": args.layout,
     })
 
 

@@ -28,10 +28,27 @@ class BlockSettings:
 @dataclass(frozen=True)
 class LocalizeSettings:
     method: str = "cam"                    # cam | sliding | center
-    confidence: float = 0.15               # place the block only when an animal is the top class above this
+    classes: str = "animals"               # animals | any: what the block goes on (any: any confident object)
+    confidence: float = 0.15               # place the block only when such a class is the top one above this
     threshold: float = 0.5                 # CAM threshold, as a fraction of its maximum
     smoothing: float = 0.6                 # box EMA: weight of the previous box (0 = no smoothing)
     hold_frames: int = 15                  # keep the last box this many frames after the animal is lost
+
+
+KIOSK_TEXT = "Right: the same frame with a small adversarial block. Same model, same instant."
+
+
+@dataclass(frozen=True)
+class KioskSettings:
+    enabled: bool = False                  # booth mode (--kiosk): fullscreen, big labels, runs by itself
+    text: str = KIOSK_TEXT                 # the explanation strip under the panes ("" = none)
+    attract_after_s: float = 20.0          # no animal in view this long: play attract_source (0 = never)
+    attract_source: str = "sample"         # what plays then, until the camera sees an animal again
+    cycle_s: float = 0.0                   # step to the next block every N seconds (0 = never)
+    block_on_s: float = 0.0                # block on/off rhythm: on this long, then off block_off_s
+    block_off_s: float = 0.0               # (both 0 = the block stays as it is)
+    screen: tuple[int, int] = (0, 0)       # display width, height in pixels ((0, 0) = ask the window)
+    hide_cursor: bool = True               # hide the mouse pointer while the kiosk runs (X11)
 
 
 @dataclass(frozen=True)
@@ -41,6 +58,7 @@ class UiSettings:
     headless: bool = False                 # no window (automatic when there is no display)
     fullscreen: bool = False
     fooled_window: int = 30                # frames in the rolling "fooled" rate
+    kiosk: KioskSettings = field(default_factory=KioskSettings)
 
 
 @dataclass(frozen=True)
@@ -56,7 +74,7 @@ class Settings:
     source: str = "0"                      # camera index, video file, image, folder, or "sample"
     size: tuple[int, int] = (640, 480)     # frame size (width, height) of generated and processed frames
     loop: bool = False                     # restart a finite source at its end
-    realtime: bool = False                 # pace a video file at its native rate (default: every frame)
+    realtime: bool | None = None           # pace files and the sample at their own rate (None: in a window only)
     fps: float = 30.0                      # rate of generated sources and recordings of them
     model: str = "efficientnet_lite0"
     weights: str | None = None             # a .pth to use instead of the installed package's
@@ -73,13 +91,16 @@ class Settings:
 
 CHOICES = {
     "device": ("auto", "cpu", "cuda"), "backend": ("auto", "onnx", "torch"),
-    "localize.method": ("cam", "sliding", "center"), "ui.layout": ("side_by_side", "stacked"),
+    "localize.method": ("cam", "sliding", "center"), "localize.classes": ("animals", "any"),
+    "ui.layout": ("side_by_side", "stacked"),
 }
 RANGES = {  # key: (low, high), inclusive
     "fps": (1, 240), "threads": (0, 256), "max_frames": (0, 10**9), "block.scale": (0.2, 3.0),
     "localize.confidence": (0.0, 1.0), "localize.threshold": (0.05, 0.95), "localize.smoothing": (0.0, 0.95),
     "localize.hold_frames": (0, 10**6), "ui.pane_width": (0, 4096), "ui.fooled_window": (1, 10**5),
     "record.gif_max_frames": (2, 10**5), "record.gif_width": (0, 4096),
+    "ui.kiosk.attract_after_s": (0, 86400), "ui.kiosk.cycle_s": (0, 86400), "ui.kiosk.block_on_s": (0, 3600),
+    "ui.kiosk.block_off_s": (0, 3600),
 }
 
 
@@ -147,7 +168,19 @@ def _build(cls, data, prefix: str, origin: str):
                 raise UserError(f"{where}: {out[key]!r} is out of range [{lo}, {hi}]")
     if cls is Settings and "size" in out and not all(16 <= v <= 8192 for v in out["size"]):
         raise UserError(f"{origin}: size {list(out['size'])} must be two sides in 16..8192")
+    if cls is KioskSettings:
+        _check_kiosk(out, prefix, origin)
     return cls(**out)
+
+
+def _check_kiosk(out: dict, prefix: str, origin: str) -> None:
+    screen = out.get("screen", (0, 0))
+    if screen != (0, 0) and not all(160 <= v <= 16384 for v in screen):
+        raise UserError(f"{origin}: {prefix}screen {list(screen)} must be [0, 0] (ask the window) or two sides "
+                        "in 160..16384")
+    if (out.get("block_on_s", 0) > 0) != (out.get("block_off_s", 0) > 0):
+        raise UserError(f"{origin}: {prefix}block_on_s and {prefix}block_off_s make a rhythm: set both above 0, "
+                        "or both to 0")
 
 
 def load_settings(path: str | Path | None = None) -> Settings:
@@ -184,14 +217,16 @@ def _as_dict(obj) -> dict:
 def override(settings: Settings, dotted: dict, origin: str = "command line") -> Settings:
     """Apply {'block.name': 'hog', 'max_frames': 10, ...} (None values are skipped) with full validation."""
     changes = _nest({k: v for k, v in dotted.items() if v is not None})
-    merged = _as_dict(settings)
+    return _build(Settings, _merge(_as_dict(settings), changes), "", origin)
+
+
+def _merge(base: dict, changes: dict) -> dict:
+    out = dict(base)
     for key, value in changes.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = {**merged[key], **value}
-        else:
-            merged[key] = value
-    return _build(Settings, merged, "", origin)
+        both = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = _merge(out[key], value) if both else value
+    return out
 
 
-__all__ = ["BlockSettings", "LocalizeSettings", "RecordSettings", "Settings", "UiSettings", "load_settings",
+__all__ = ["BlockSettings", "KioskSettings", "LocalizeSettings", "RecordSettings", "Settings", "UiSettings", "load_settings",
            "override"]

@@ -73,6 +73,10 @@ class Pipeline:
         if self.blocks:
             self.index = (self.index + step) % len(self.blocks)
 
+    def is_subject(self, pred: Pred) -> bool:
+        """Whether the block goes on what `pred` sees: an animal (or, with classes 'any', anything) sure enough."""
+        return (pred.is_animal or self.loc.classes == "any") and pred.prob >= self.loc.confidence
+
     def _input(self, frame: np.ndarray) -> np.ndarray:
         s = self.backend.input_size
         return to_tensor(frame, s).numpy()
@@ -105,7 +109,7 @@ class Pipeline:
         after = make_pred(probs[-1], self.names)
         used_box = to_pixels(tuple(box), frame.shape[1], frame.shape[0]) if pasted else None
         found = None
-        if before.is_animal and before.prob >= self.loc.confidence:
+        if self.is_subject(before):
             if self.loc.method == "cam":
                 found = cam_box(fmap[0], self.fc, before.index, self.loc.threshold)
             elif self.loc.method == "sliding":
