@@ -1,0 +1,138 @@
+"""Kiosk mode headless: the state machine on a fake clock, the attract feed, the settings."""
+import numpy as np
+import pytest
+
+from app.config import KioskSettings, load_settings
+from app.kiosk import AttractFeed, Kiosk
+from app.sources import Source
+from models import UserError
+
+
+class Clock:
+    def __init__(self):
+        self.t = 1000.0
+
+    def __call__(self):
+        return self.t
+
+
+def _kiosk(can_attract=True, **kw):
+    clock = Clock()
+    return Kiosk(KioskSettings(enabled=True, **kw), can_attract, clock), clock
+
+
+def _run(kiosk, clock, seconds, dt=0.125, seen=None):
+    """Tick every dt for `seconds`; `seen(t)` says whether the camera frame at t shows an animal."""
+    acts = []
+    for _ in range(round(seconds / dt)):
+        clock.t += dt
+        a = kiosk.tick()
+        acts.append(a)
+        if seen is not None and (not a.attract or a.probe):
+            kiosk.saw(seen(clock.t))
+    return acts
+
+
+def test_attract_starts_after_n_seconds_without_an_animal_and_stays_while_none():
+    k, c = _kiosk(attract_after_s=10)
+    acts = _run(k, c, 9.875, seen=lambda t: False)
+    assert not any(a.attract for a in acts)
+    acts = _run(k, c, 30, seen=lambda t: False)
+    assert all(a.attract for a in acts)
+    assert sum(a.probe for a in acts) == 59                     # a camera frame every 0.5 s from 10.5 to 39.5 s
+
+
+def test_an_animal_keeps_the_camera_on_and_brings_it_back():
+    k, c = _kiosk(attract_after_s=10)
+    acts = _run(k, c, 60, seen=lambda t: True)
+    assert not any(a.attract for a in acts)
+    _run(k, c, 10.5, seen=lambda t: False)
+    assert k.attracting
+    acts = _run(k, c, 1, seen=lambda t: True)                   # the animal is back: two probes in a row
+    assert acts[-1].attract and sum(a.probe for a in acts) == 2 and not k.attracting
+    acts = _run(k, c, 9.875, seen=lambda t: False)              # and gets the full time again before attract
+    assert not any(a.attract for a in acts)
+
+
+def test_one_stray_probe_does_not_end_the_attract_loop():
+    k, c = _kiosk(attract_after_s=5)
+    _run(k, c, 6, seen=lambda t: False)
+    flip = iter([True, False] * 100)                            # every other probe sees an "animal"
+    acts = _run(k, c, 20, seen=lambda t: next(flip))
+    assert all(a.attract for a in acts)
+
+
+def test_a_lost_camera_leads_to_the_attract_loop_too():
+    k, c = _kiosk(attract_after_s=3)
+    acts = _run(k, c, 5)                                        # no frame classified at all
+    assert not acts[0].attract and acts[-1].attract
+
+
+def test_no_attract_without_a_camera_or_when_disabled():
+    for k, c in (_kiosk(can_attract=False, attract_after_s=3), _kiosk(attract_after_s=0)):
+        assert not any(a.attract or a.probe for a in _run(k, c, 60, seen=lambda t: False))
+
+
+def test_auto_cycle_every_n_seconds():
+    k, c = _kiosk(cycle_s=8)
+    acts = _run(k, c, 60)
+    times = [(i + 1) * 0.125 for i, a in enumerate(acts) if a.next_block]
+    assert times == [8, 16, 24, 32, 40, 48, 56]
+    assert not any(a.next_block for a in _run(*_kiosk(cycle_s=0), 60))
+
+
+def test_rhythm_switches_the_block_on_and_off_only_at_its_edges():
+    k, c = _kiosk(block_on_s=6, block_off_s=3)
+    acts = _run(k, c, 26.5)
+    edges = [((i + 1) * 0.125, a.block_on) for i, a in enumerate(acts) if a.block_on is not None]
+    assert edges == [(0.125, True), (6, False), (9, True), (15, False), (18, True), (24, False)]
+    assert not any(a.block_on is not None for a in _run(*_kiosk(), 30))
+
+
+class _Src(Source):
+    def __init__(self, value, live=False):
+        self.value, self.live, self.name, self.lost = value, live, f"src{value}", False
+        self.closed = False
+
+    def read(self, timeout=1.0):
+        return np.full((2, 2, 3), self.value, np.uint8)
+
+    def close(self):
+        self.closed = True
+
+
+def test_attract_feed_switches_sources_and_hides_a_lost_camera_while_attracting():
+    cam, clip = _Src(1, live=True), _Src(2)
+    feed = AttractFeed(cam, clip)
+    assert feed.live and feed.read()[0, 0, 0] == 1
+    cam.lost = True
+    assert feed.lost
+    feed.attracting = True
+    assert feed.read()[0, 0, 0] == 2 and not feed.lost
+    assert feed.camera_frame()[0, 0, 0] == 1
+    feed.close()
+    assert cam.closed and clip.closed
+
+
+@pytest.mark.parametrize("text, words", [
+    ("ui:\n  kiosk:\n    attract_after: 5\n", ["ui.kiosk.attract_after", "did you mean 'ui.kiosk.attract_after_s'"]),
+    ("ui:\n  kiosk:\n    cycle_s: -1\n", ["ui.kiosk.cycle_s", "out of range"]),
+    ("ui:\n  kiosk:\n    block_on_s: 5\n", ["block_on_s", "block_off_s", "both"]),
+    ("ui:\n  kiosk:\n    screen: [1920, 10]\n", ["ui.kiosk.screen", "[1920, 10]"]),
+    ("ui:\n  kiosk:\n    enabled: yes please\n", ["ui.kiosk.enabled", "true or false"]),
+    ("ui:\n  kiosk: true\n", ["ui.kiosk must be a mapping"]),
+])
+def test_bad_kiosk_settings_name_the_key(tmp_path, text, words):
+    p = tmp_path / "c.yaml"
+    p.write_text(text)
+    with pytest.raises(UserError) as e:
+        load_settings(p)
+    assert all(w in str(e.value) for w in words), str(e.value)
+
+
+def test_kiosk_settings_load(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("ui:\n  kiosk:\n    enabled: true\n    text: Hello\n    block_on_s: 4\n    block_off_s: 2\n"
+                 "    screen: [1280, 720]\n")
+    k = load_settings(p).ui.kiosk
+    assert (k.enabled, k.text, k.block_on_s, k.block_off_s, k.screen) == (True, "Hello", 4.0, 2.0, (1280, 720))
