@@ -1,0 +1,233 @@
+"""The kiosk screen: the two panes drawn at the display's own size, with labels readable from 3 metres.
+
+`kiosk_layout` places a header, a label card above each pane, the panes (scaled, aspect kept) and an
+explanation strip on a screen of any size, side by side or stacked, whichever gives the panes more of the
+screen; `render_kiosk` draws one frame on it. Every size follows the screen's shorter side (its height on a
+landscape screen): the top-1 label's letters are at least 1/12 of it tall (names too long for their pane at
+that size shrink to fit). Pure functions on BGR images.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .render import (ACCENT, BOX_COLOR, FONT, FONT_BOLD, GREY, OK_GREEN, REC_RED, SEP_COLOR, WHITE, Hud,
+                     ascii_text, blend_rect, draw_bars, fit_text)
+
+LABEL_SHARE = 1 / 12 * 1.06   # top-1 label letter height / shorter screen side (6% above the 1/12 asked for)
+INK = 20.8                    # Hershey letter height (h, digits, %) in pixels at font scale 1
+BG = (24, 22, 20)             # the screen's background (BGR)
+
+Rect = tuple[int, int, int, int]   # x, y, w, h
+
+
+@dataclass(frozen=True)
+class KioskLayout:
+    size: tuple[int, int]          # screen width, height
+    layout: str                    # side_by_side | stacked
+    header: Rect
+    cards: tuple[Rect, Rect]       # label card above each pane (before, after)
+    panes: tuple[Rect, Rect]
+    strip: Rect
+    ref: int                       # the screen's shorter side: every size on it scales with this
+
+    @property
+    def coverage(self) -> float:
+        """Share of the screen the two panes cover."""
+        return sum(w * h for _, _, w, h in self.panes) / (self.size[0] * self.size[1])
+
+
+def _bands(ref: int) -> tuple[int, int, int, int]:
+    """Heights of the header, a label card, the explanation strip and the gap between panes."""
+    card = round(ref * (LABEL_SHARE * 1.32 + 0.033 + 0.031))   # name + descenders, caption, paddings
+    return round(0.05 * ref), card, round(0.092 * ref), max(2, round(ref / 270))
+
+
+def _fit(frame_w: int, frame_h: int, w: float, h: float) -> tuple[int, int]:
+    f = max(min(w / frame_w, h / frame_h), 1e-6)
+    return max(1, int(frame_w * f)), max(1, int(frame_h * f))
+
+
+@functools.lru_cache(maxsize=64)
+def kiosk_layout(screen: tuple[int, int], frame: tuple[int, int], layout: str | None = None) -> KioskLayout:
+    """The layout for frames of `frame` (w, h) on `screen` (w, h); `layout` None picks the larger panes."""
+    if layout is None:
+        return max((kiosk_layout(screen, frame, k) for k in ("side_by_side", "stacked")), key=lambda k: k.coverage)
+    W, H = screen
+    ref = min(W, H)
+    head, card, strip, gap = _bands(ref)
+    if layout == "side_by_side":
+        pw, ph = _fit(*frame, (W - gap) / 2, H - head - card - strip)
+        top = head + (H - head - strip - card - ph) // 2             # the block of cards + panes, centred
+        x0 = (W - 2 * pw - gap) // 2
+        xs = (x0, x0 + pw + gap)
+        cards = tuple((x, top, pw, card) for x in xs)
+        panes = tuple((x, top + card, pw, ph) for x in xs)
+    else:
+        pw, ph = _fit(*frame, W, (H - head - 2 * card - strip - gap) / 2)
+        top = head + (H - head - strip - 2 * card - 2 * ph - gap) // 2
+        ys = (top, top + card + ph + gap)
+        cards = tuple((0, y, W, card) for y in ys)                   # the full width: long names fit better
+        panes = tuple(((W - pw) // 2, y + card, pw, ph) for y in ys)
+    return KioskLayout((W, H), layout, (0, 0, W, head), cards, panes, (0, H - strip, W, strip), ref)
+
+
+def _view(img: np.ndarray, rect: Rect) -> np.ndarray:
+    x, y, w, h = rect
+    return img[y:y + h, x:x + w]
+
+
+def _fill_around(img: np.ndarray, panes, color) -> None:
+    """Fill all of `img` but the pane rectangles (the panes are drawn over; a 4K fill costs ~15 ms)."""
+    H, W = img.shape[:2]
+    edges = sorted({0, H, *(v for _, y, _, h in panes for v in (y, y + h))})
+    for y0, y1 in zip(edges, edges[1:]):
+        x = 0
+        for a, b in sorted((px, px + pw) for px, py, pw, ph in panes if py <= y0 and y1 <= py + ph) + [(W, W)]:
+            if a > x:
+                cv2.rectangle(img, (x, y0), (a - 1, y1 - 1), color, cv2.FILLED)
+            x = max(x, b)
+
+
+def _scale_for(ink_px: float) -> float:
+    return ink_px / INK
+
+
+def _put(img, text, org, scale, color, font=FONT, bold=1.0) -> None:
+    thickness = max(1, round(scale * 1.6 * bold))
+    cv2.putText(img, text, (int(org[0]), int(org[1])), font, scale, color, thickness, cv2.LINE_AA)
+
+
+def _width(text: str, scale: float, font=FONT, bold=1.0) -> int:
+    return cv2.getTextSize(text, font, scale, max(1, round(scale * 1.6 * bold)))[0][0]
+
+
+def _draw_card(img, rect: Rect, caption: str, caption_color, pred, name_color, ref: int, any_object: bool) -> None:
+    """Caption line (BEFORE / AFTER) over the big top-1 name, its probability beside it if it fits."""
+    x, y, w, h = rect
+    pad = round(0.012 * ref)
+    name = pred.name if pred.is_animal or any_object else f"{pred.name} (not an animal)"
+    name = ascii_text(name)
+    big = _scale_for(ref * LABEL_SHARE)
+    pct = f" {round(min(max(pred.prob, 0.0), 1.0) * 100)}%"
+    small = big * 0.6
+    room = w - 2 * pad
+    if _width(name, big, FONT_BOLD) + _width(pct, small, FONT_BOLD) > room:
+        caption, pct = f"{caption}   {pct.strip()}", ""          # the probability moves up to the caption
+    if _width(name, big, FONT_BOLD) > room:                      # a long name shrinks to fit (rare)
+        big *= room / _width(name, big, FONT_BOLD)
+    cap = _scale_for(0.033 * ref)
+    cap_base = y + pad + round(0.033 * ref)
+    _put(img, fit_text(caption, room, cap, max(1, round(cap * 1.6)), FONT), (x + pad, cap_base), cap, caption_color)
+    base = y + h - pad - round(big * INK * 0.3)                  # room for descenders under the baseline
+    _put(img, name, (x + pad, base), big, name_color, FONT_BOLD)
+    if pct:
+        _put(img, pct, (x + pad + _width(name, big, FONT_BOLD), base), small, name_color, FONT_BOLD)
+
+
+def _draw_header(img, rect: Rect, hud: Hud, notice: str) -> None:
+    x, y, w, h = rect
+    cv2.rectangle(img, (x, y), (x + w - 1, y + h - 1), (38, 34, 32), cv2.FILLED)
+    s = _scale_for(0.42 * h)
+    base = y + (h + round(s * INK)) // 2
+    pad = round(0.4 * h)
+    _put(img, "chicken-saviour", (x + pad, base), s, WHITE, FONT_BOLD)
+    if hud.target is None:
+        block = "no block"
+    else:
+        block = f"block -> {hud.target}" if hud.block_on else f"block off ({hud.target})"
+    fooled = "-" if hud.fooled is None else f"{round(hud.fooled * 100)}%"
+    status = f"{block}    fooled {fooled}"
+    sx = x + pad * 2 + _width("chicken-saviour", s, FONT_BOLD)
+    _put(img, status, (sx, base), s, (210, 210, 210))
+    right = x + w - pad
+    if hud.recording:
+        r = round(0.18 * h)
+        cv2.circle(img, (right - r, y + h // 2), r, REC_RED, cv2.FILLED, cv2.LINE_AA)
+        right -= 3 * r
+    left = sx + _width(status, s) + pad
+    if notice and right > left:
+        text = fit_text(notice, right - left, s, max(1, round(s * 1.6)), FONT)
+        _put(img, text, (right - _width(text, s), base), s, BOX_COLOR)
+
+
+def _wrap(text: str, scale: float, width: int, lines: int) -> list[str] | None:
+    words, out = ascii_text(text).split(), [""]
+    for word in words:
+        trial = f"{out[-1]} {word}".strip()
+        if _width(trial, scale) <= width:
+            out[-1] = trial
+        elif _width(word, scale) <= width and len(out) < lines:
+            out.append(word)
+        else:
+            return None
+    return out
+
+
+def _draw_strip(img, rect: Rect, text: str) -> None:
+    """The explanation, centred, on up to two lines (smaller type only if it needs more)."""
+    x, y, w, h = rect
+    if not text.strip():
+        return
+    s = _scale_for(0.3 * h)
+    room = round(w * 0.94)
+    lines = _wrap(text, s, room, 1)
+    if lines is None:
+        s = _scale_for(0.27 * h)
+        lines = _wrap(text, s, room, 2)
+    while lines is None and s > 0.4:
+        s *= 0.9
+        lines = _wrap(text, s, room, 2)
+    lines = lines or [fit_text(text, room, s, max(1, round(s * 1.6)), FONT)]
+    step = round(s * INK * 1.6)
+    base = y + (h - step * (len(lines) - 1) + round(s * INK)) // 2
+    for i, line in enumerate(lines):
+        _put(img, line, (x + (w - _width(line, s, bold=1.4)) // 2, base + i * step), s, WHITE, bold=1.4)
+
+
+def _draw_lost(img, rect: Rect, ref: int) -> None:
+    x, y, w, h = rect
+    blend_rect(img, rect, (0, 0, 0), 0.65)
+    s = _scale_for(ref / 16)
+    text = "camera lost - reconnecting..."
+    s = min(s, s * w * 0.9 / _width(text, s, FONT_BOLD))
+    _put(img, text, (x + (w - _width(text, s, FONT_BOLD)) // 2, y + (h + round(s * INK)) // 2), s, WHITE, FONT_BOLD)
+
+
+def render_kiosk(before: np.ndarray, after: np.ndarray, pred_before, pred_after, box, hud: Hud,
+                 screen: tuple[int, int], text: str = "", notice: str = "", layout: str | None = None) -> np.ndarray:
+    """A new BGR image of exactly `screen` (w, h): header, label cards, BEFORE and AFTER panes, explanation.
+    `box` (x, y, w, h) is in frame pixels or None; `notice` (e.g. the attract loop's) shows in the header
+    unless `hud.message` does; `layout` None picks whichever fills the screen more."""
+    fh, fw = before.shape[:2]
+    k = kiosk_layout((int(screen[0]), int(screen[1])), (fw, fh), layout)
+    W, H = k.size
+    canvas = np.empty((H, W, 3), np.uint8)
+    _fill_around(canvas, k.panes, BG)
+    same = pred_after.name == pred_before.name
+    after_color = OK_GREEN if same else ACCENT
+    plain = pred_before.is_animal or hud.any_object
+    for frame, pane, card, pred, cap, colors in (
+            (before, k.panes[0], k.cards[0], pred_before, "BEFORE", (GREY, WHITE if plain else GREY, OK_GREEN)),
+            (after, k.panes[1], k.cards[1], pred_after, "AFTER" if same else "AFTER - fooled",
+             (GREY if same else ACCENT, after_color, after_color))):
+        view = _view(canvas, pane)
+        cv2.resize(frame, (pane[2], pane[3]), dst=view, interpolation=cv2.INTER_LINEAR)
+        f = pane[2] / fw
+        if box is not None:
+            x, y, w, h = (round(v * f) for v in box)
+            cv2.rectangle(view, (x, y), (x + w - 1, y + h - 1), BOX_COLOR, max(2, round(k.ref / 360)), cv2.LINE_AA)
+        m = round(k.ref / 90)
+        draw_bars(view, (m, pane[3] - m), pred.top, min(pane[2] - 2 * m, round(k.ref / 2)),
+                  scale=_scale_for(k.ref / 54), color=colors[2], anchor="bottom")
+        _draw_card(canvas, card, cap, colors[0], pred, colors[1], k.ref, hud.any_object)
+    x0, y0 = k.cards[0][:2]
+    x1, y1 = k.panes[1][0] + k.panes[1][2], k.panes[1][1] + k.panes[1][3]
+    if hud.lost:
+        _draw_lost(canvas, (x0, y0, x1 - x0, y1 - y0), k.ref)
+    _draw_header(canvas, k.header, hud, hud.message or notice)
+    _draw_strip(canvas, k.strip, text)
+    return canvas
