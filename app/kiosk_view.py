@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .render import (ACCENT, BOX_COLOR, FONT, FONT_BOLD, GREY, OK_GREEN, REC_RED, SEP_COLOR, WHITE, Hud,
+from .render import (ACCENT, BOX_COLOR, FONT, FONT_BOLD, GREY, OK_GREEN, REC_RED, WHITE, Hud,
                      ascii_text, blend_rect, draw_bars, fit_text)
 
 LABEL_SHARE = 1 / 12 * 1.06   # top-1 label letter height / shorter screen side (6% above the 1/12 asked for)
