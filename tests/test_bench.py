@@ -3,6 +3,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT
 
 KEYS = {"fps", "frame_ms_p50", "latency_ms_p50", "latency_ms_p95", "stages_ms_median", "bare_inference_ms", "ratio",
@@ -15,9 +17,22 @@ def test_bench_json():
     assert out.returncode == 0, out.stderr
     res = json.loads(out.stdout)
     assert KEYS <= set(res) and res["frames"] == 12
-    assert {"capture", "paste", "infer", "localize", "render", "record"} <= set(res["stages_ms_median"])
-    assert res["fps"] > 0 and res["bare_inference_ms"] > 0 and res["ratio"] > 0
-    assert res["backend"] == "onnx" and res["incremental"] is True and res["pair_inference_ms"] > 0
+    assert res["backend"] == "onnx" and res["incremental"] is True
+    stages = res["stages_ms_median"]
+    assert {"capture", "paste", "infer", "localize", "render", "record"} <= set(stages)
+    assert all(v >= 0 for v in stages.values()) and stages["infer"] > 0
+    # the figures are sane and consistent with each other, as the README defines them (values rounded)
+    frame, bare, pair = res["frame_ms_p50"], res["bare_inference_ms"], res["pair_inference_ms"]
+    assert frame > 0 and bare > 0 and pair > 0
+    assert res["ratio"] == pytest.approx(frame / (2 * bare), rel=2e-3)           # frame ÷ two bare inferences
+    assert res["ratio_to_pair"] == pytest.approx(frame / pair, rel=2e-3)         # frame ÷ the pair alone
+    lo, hi = sorted(res["bare_inference_ms_before_after"])
+    assert lo - 0.01 <= bare <= hi + 0.01           # the median of both halves lies between theirs
+    assert 0 < res["latency_ms_p50"] <= res["latency_ms_p95"]
+    # fps counts the whole run (the first frames' start-up too) where frame_ms_p50 is a median: same order
+    assert 0.3 < res["fps"] * frame / 1e3 <= 1.5
+    assert 0 < res["run_first_frame_s"] <= res["first_frame_s"]                 # run() starts after the script
+    assert 0 <= res["fooled"] <= 1
 
 
 def test_bench_torch_backend_and_no_incremental():
@@ -36,7 +51,9 @@ def test_soak_reports_memory():
     assert out.returncode == 0, out.stderr
     res = json.loads(out.stdout)
     assert res["soak_frames"] == 30 and res["rss_mb_start"] > 0 and res["rss_mb_end"] > 0
-    assert "rss_growth_pct" in res
+    growth = 100 * (res["rss_mb_end"] - res["rss_mb_start"]) / res["rss_mb_start"]
+    assert res["rss_growth_pct"] == pytest.approx(growth, abs=0.1)               # from the rounded MB figures
+    assert res["rss_mb_first_frame"] > 100          # the model and ONNX Runtime are resident: hundreds of MB
 
 
 def test_bench_bad_size_is_one_line():
