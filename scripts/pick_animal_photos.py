@@ -7,11 +7,19 @@ A photo is kept when its clean top-1 class is an animal (ImageNet 0–397) with 
 kind of photo a block finds hardest (one big, sharp animal that out-votes it), which the shipped blocks' last
 rounds trained on. Held-out photos are left out exactly as `python -m blocks make --holdout` leaves them out
 (by name and by content). The links are named `FOLDER__sub__file.jpg`; the folder can be passed to
-`blocks make --photos`.
+`blocks make --photos`. Links left in --out by an earlier run are removed first.
+
+With --csv, one row per kept photo: link, source (its --photos folder), top-1 class index and name, probability,
+kind (chicken = ImageNet 7 cock / 8 hen, cat = 281–293 house and big cats, dog = 151–268, bird, other) and
+chicken (1/0). The held-out sources' animals (docs/photo_sources.md):
+
+    python scripts/pick_animal_photos.py --photos ../photos/heldout/* --holdout tests/data/photos \
+        --min-prob 0.3 --out ../photos/heldout_animals --csv ../photos/heldout_animals.csv
 """
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import sys
 from pathlib import Path
@@ -21,7 +29,14 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from blocks.train import training_photos  # noqa: E402
-from models import UserError, is_animal, load_classifier  # noqa: E402
+from models import CHICKENS, UserError, class_names, is_animal, load_classifier  # noqa: E402
+
+KINDS = (("chicken", CHICKENS), ("cat", range(281, 294)), ("dog", range(151, 269)),
+         ("bird", (*range(7, 25), *range(80, 101), *range(127, 147))))
+
+
+def kind(cls: int) -> str:
+    return next((k for k, members in KINDS if cls in members), "other")
 
 
 def main(argv=None) -> int:
@@ -30,6 +45,7 @@ def main(argv=None) -> int:
     ap.add_argument("--holdout", help="folder of photos to leave out (by name and by content)")
     ap.add_argument("--min-prob", type=float, default=0.5, help="lowest top-1 animal probability kept")
     ap.add_argument("--out", required=True, help="folder to put the links in (created)")
+    ap.add_argument("--csv", help="also write the kept photos' classes to this CSV file")
     ap.add_argument("--model", default="efficientnet_lite0")
     args = ap.parse_args(argv)
     try:
@@ -48,15 +64,24 @@ def main(argv=None) -> int:
     with torch.inference_mode():
         probs = torch.cat([model(part).softmax(1) for part in x.split(32)])
     top, cls = probs.max(1)
-    kept = 0
+    for old in out.iterdir():
+        if old.is_symlink():
+            old.unlink()
+    rows = []
     for path, name, p, c in zip(paths, names, top.tolist(), cls.tolist()):
         if not (is_animal(c) and p >= args.min_prob):
             continue
         link = out / name.replace("/", "__")
-        if not link.exists():
-            os.symlink(path.resolve(), link)
-        kept += 1
-    print(f"{kept} of {len(names)} photos show an animal with p >= {args.min_prob}: links in {out}")
+        os.symlink(path.resolve(), link)
+        rows.append((link.name, name.split("/")[0], c, class_names()[c], f"{p:.3f}", kind(c), int(c in CHICKENS)))
+    if args.csv:
+        with open(args.csv, "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["file", "source", "top1", "name", "prob", "kind", "chicken"])
+            w.writerows(rows)
+    counts = {k: sum(r[5] == k for r in rows) for k, _ in KINDS}
+    print(f"{len(rows)} of {len(names)} photos show an animal with p >= {args.min_prob} "
+          f"({', '.join(f'{n} {k}' for k, n in counts.items())}): links in {out}")
     return 0
 
 
