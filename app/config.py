@@ -63,10 +63,12 @@ class UiSettings:
 
 @dataclass(frozen=True)
 class RecordSettings:
-    path: str | None = None                # .gif or .mp4 (written when the run ends, atomically)
+    path: str | None = None                # .mp4, .avi, .gif or .webp (complete when the run ends, atomically)
     snapshot_dir: str = "out"              # where `s` writes PNG snapshots
-    gif_max_frames: int = 300              # GIF memory bound
-    gif_width: int = 640                   # GIF canvas width (0 = full size)
+    anim_max_frames: int = 300             # GIF/WebP memory bound (videos stream to disk)
+    anim_width: int = 800                  # GIF/WebP width (0 = the canvas's); videos are always the canvas's
+    anim_fps: float = 10.0                 # GIF/WebP frame rate (frames beyond it are skipped)
+    webp_quality: int = 75                 # lossy WebP quality, 1..100
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,8 @@ RANGES = {  # key: (low, high), inclusive
     "fps": (1, 240), "threads": (0, 256), "max_frames": (0, 10**9), "block.scale": (0.2, 3.0),
     "localize.confidence": (0.0, 1.0), "localize.threshold": (0.05, 0.95), "localize.smoothing": (0.0, 0.95),
     "localize.hold_frames": (0, 10**6), "ui.pane_width": (0, 4096), "ui.fooled_window": (1, 10**5),
-    "record.gif_max_frames": (2, 10**5), "record.gif_width": (0, 4096),
+    "record.anim_max_frames": (2, 10**5), "record.anim_width": (0, 8192), "record.anim_fps": (1, 50),
+    "record.webp_quality": (1, 100),
     "ui.kiosk.attract_after_s": (0, 86400), "ui.kiosk.cycle_s": (0, 86400), "ui.kiosk.block_on_s": (0, 3600),
     "ui.kiosk.block_off_s": (0, 3600),
 }

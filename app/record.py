@@ -1,6 +1,7 @@
 """Record the app's canvas to a video or animated image, and save snapshots.
 
-Formats, chosen by the output's extension:
+Formats, chosen by the output's extension. Videos are written at the canvas's full size; only the
+animated formats are scaled down (to ``anim_width``, 800 px by default) and thinned to ``anim_fps``.
 
 ``.mp4``
     Streamed to disk by ``cv2.VideoWriter`` (FFmpeg), fourcc ``avc1`` (H.264) if this
@@ -12,12 +13,19 @@ Formats, chosen by the output's extension:
     Written by ``cv2.imwriteanimation`` at ``close()``. OpenCV has no streaming
     writer for these: FFmpeg's gif encoder refuses the yuv420p frames OpenCV's
     VideoWriter feeds it, and the CV_IMAGES backend only writes numbered stills.
-    So the frames are buffered in memory, kept bounded: frames are scaled down to
-    ``max_width`` (640 px by default for these formats) and at most
-    ``max_gif_frames`` (default 300) are kept. When the buffer is full every other
-    frame is dropped, only every 2nd (then 4th, ...) new frame is kept and each
+    So the frames are buffered in memory, kept bounded: only every k-th frame is kept
+    (k = round(fps / anim_fps); 30 fps -> 10 fps), scaled to ``anim_width``, and at most
+    ``anim_max_frames`` (default 300) of them. When the buffer is full every other
+    frame is dropped, only every 2k-th (then 4k-th, ...) new frame is kept and each
     kept frame lasts twice as long, so the whole run stays represented at a lower
-    frame rate. 300 frames of 640x480 are ~280 MB and take a few seconds to encode.
+    frame rate. 300 frames of 800x322 are ~230 MB.
+
+    A GIF gets one palette of ``GIF_COLORS`` colours for the whole clip, chosen by k-means on
+    a sample of its pixels, and no dithering: dithering noise and per-frame palettes cost
+    LZW far more than they add (``scripts/bench_record.py``: a 10 s side-by-side GIF of the
+    sample at 800 px is ~7.6 MB this way, 12 MB with OpenCV's default dithered 3-3-2 palette,
+    with a larger error). WebP is lossy at ``webp_quality`` (75: ~4 MB for the same clip
+    at 15 fps).
 
 Nothing is lost or half-written: frames go to a temporary file in the same folder
 (``.NAME.part-XXXX.EXT``, real extension last so the container is right), which
@@ -30,6 +38,7 @@ A path that cannot be written or has an unknown extension raises
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import queue
 import threading
@@ -45,7 +54,8 @@ from models.errors import UserError
 VIDEO_FOURCCS = {".mp4": ("avc1", "mp4v"), ".avi": ("MJPG",)}
 ANIMATED = (".gif", ".webp")
 SUPPORTED = tuple(VIDEO_FOURCCS) + ANIMATED
-ANIMATED_MAX_WIDTH = 640
+ANIM_WIDTH = 800      # default width of GIF/WebP recordings
+GIF_COLORS = 64       # one palette for the whole GIF
 
 _fourcc_cache: dict[str, str] = {}  # extension -> fourcc that opened (probing avc1 is noisy)
 
@@ -102,6 +112,33 @@ def _pick_fourcc(ext: str, probe_path: Path, fps: float) -> str | None:
     return None
 
 
+def _gif_palette(frames: list[np.ndarray], colors: int) -> np.ndarray:
+    """Up to `colors` BGR colours for all `frames`: k-means on ~200k of their pixels (or the colours
+    themselves when there are no more than that)."""
+    rng = np.random.default_rng(0)
+    per = max(1, 200_000 // len(frames))
+    sample = np.concatenate([f.reshape(-1, 3)[rng.integers(0, f.shape[0] * f.shape[1], per)] for f in frames])
+    packed = np.unique(sample.astype(np.int32) @ np.array([1 << 16, 1 << 8, 1]))
+    if len(packed) <= colors:
+        return np.stack([packed >> 16, packed >> 8 & 255, packed & 255], 1).astype(np.uint8)
+    cv2.setRNGSeed(0)
+    criteria = (cv2.TERM_CRITERIA_MAX_ITER + cv2.TERM_CRITERIA_EPS, 20, 0.5)
+    _, _, centers = cv2.kmeans(sample.astype(np.float32), colors, None, criteria, 1, cv2.KMEANS_PP_CENTERS)
+    return np.clip(centers.round(), 0, 255).astype(np.uint8)
+
+
+def _to_palette(frames: list[np.ndarray], palette: np.ndarray) -> None:
+    """Replace every pixel of `frames` (in place) by its nearest palette colour, through a table over
+    6 bits per channel (no dithering: its noise costs GIF's LZW far more than it adds)."""
+    grid = (np.indices((64, 64, 64)).reshape(3, -1).T * 4 + 2).astype(np.float32)     # b, g, r cell centres
+    pal = palette.astype(np.float32)
+    lut = np.concatenate([(pal ** 2).sum(1) - 2 * chunk @ pal.T for chunk in np.split(grid, 16)]).argmin(1)
+    colours = palette[lut]
+    for f in frames:
+        f[:] = colours[(f[..., 0] >> 2).astype(np.int32) << 12 | (f[..., 1] >> 2).astype(np.int32) << 6
+                       | f[..., 2] >> 2]
+
+
 def _as_bgr(canvas: np.ndarray) -> np.ndarray:
     if canvas.ndim == 2:
         return cv2.cvtColor(canvas, cv2.COLOR_GRAY2BGR)
@@ -113,11 +150,12 @@ def _as_bgr(canvas: np.ndarray) -> np.ndarray:
 class Recorder:
     """Write canvases (BGR uint8) to ``path`` (.mp4, .avi, .gif or .webp); see the module doc.
 
-    All frames get the size of the first one (after the ``max_width`` limit; 0 means
-    no limit for videos and 640 px for GIF/WebP). ``frames`` counts ``write()`` calls.
+    All frames get the size of the first one: the canvas's for videos (rounded down to even sides), scaled to
+    ``anim_width`` for GIF/WebP (0: the canvas's width). ``frames`` counts ``write()`` calls.
     """
 
-    def __init__(self, path: str | Path, fps: float, max_width: int = 0, max_gif_frames: int = 300) -> None:
+    def __init__(self, path: str | Path, fps: float, anim_width: int = ANIM_WIDTH, anim_fps: float = 10.0,
+                 anim_max_frames: int = 300, webp_quality: int = 75) -> None:
         self.path = Path(path)
         self.fps = float(fps) if fps and fps > 0 else 30.0
         self.ext = self.path.suffix.lower()
@@ -127,14 +165,16 @@ class Recorder:
         if self.path.is_dir():
             raise UserError(f"cannot record to {self.path}: it is a folder")
         self.animated = self.ext in ANIMATED
-        self.max_width = max_width or (ANIMATED_MAX_WIDTH if self.animated else 0)
-        self.max_gif_frames = max(2, int(max_gif_frames))
+        self.max_width = anim_width if self.animated else 0
+        self.anim_max_frames = max(2, int(anim_max_frames))
+        self.webp_quality = int(webp_quality)
         self.frames = 0
         self._tmp = _temp_in(self.path.parent, self.path.name, self.ext, "recording")
         self._size: tuple[int, int] | None = None
         self._writer: cv2.VideoWriter | None = None
         self._buffer: list[np.ndarray] = []  # animated formats: the kept frames
-        self._stride = 1  # animated formats: keep every stride-th frame
+        # animated formats: keep every stride-th frame, at most anim_fps of them a second
+        self._stride = max(1, math.ceil(self.fps / anim_fps - 1e-6)) if self.animated else 1
         self._done = False
         self._result: Path | None = None
         self._fourcc = None
@@ -162,7 +202,7 @@ class Recorder:
         if self.animated:
             if self.frames % self._stride == 0:
                 self._buffer.append(frame.copy() if frame is canvas else frame)
-                if len(self._buffer) > self.max_gif_frames:
+                if len(self._buffer) > self.anim_max_frames:
                     self._buffer = self._buffer[::2]
                     self._stride *= 2
         else:
@@ -175,12 +215,26 @@ class Recorder:
             self._writer.write(frame)
         self.frames += 1
 
-    def frame_duration_ms(self) -> int:
-        """How long each kept frame of an animated recording lasts (GIF stores 1/100 s)."""
-        ms = self._stride * 1000.0 / self.fps
+    def frame_durations_ms(self) -> list[int]:
+        """How long each kept frame of an animated recording lasts: frame i ends at (i+1)·stride/fps, rounded to
+        the format's unit (GIF stores 1/100 s, at least 2 of them), so the total keeps the run's length."""
+        unit, least = (10, 20) if self.ext == ".gif" else (1, 1)
+        step = self._stride * 1000.0 / self.fps / unit
+        ends = [0] + [round((i + 1) * step) * unit for i in range(len(self._buffer))]
+        return [max(least, b - a) for a, b in zip(ends, ends[1:])]
+
+    def _write_animation(self) -> bool:
         if self.ext == ".gif":
-            return max(20, int(round(ms / 10.0)) * 10)
-        return max(1, int(round(ms)))
+            _to_palette(self._buffer, _gif_palette(self._buffer, GIF_COLORS))
+            # one global palette, exact (the frames hold no more colours than it has), no dithering
+            params = [cv2.IMWRITE_GIF_QUALITY, 8, cv2.IMWRITE_GIF_DITHER, 3, cv2.IMWRITE_GIF_TRANSPARENCY, 0]
+        else:
+            params = [cv2.IMWRITE_WEBP_QUALITY, self.webp_quality]
+        anim = cv2.Animation()
+        anim.frames = self._buffer
+        anim.durations = self.frame_durations_ms()
+        anim.loop_count = 0
+        return cv2.imwriteanimation(str(self._tmp), anim, params)
 
     def close(self) -> Path | None:
         """Finish the file and move it into place; returns its path, or None if nothing was written."""
@@ -193,11 +247,7 @@ class Recorder:
             self._done = True
             return None
         if self.animated:
-            anim = cv2.Animation()
-            anim.frames = self._buffer
-            anim.durations = [self.frame_duration_ms()] * len(self._buffer)
-            anim.loop_count = 0
-            if not cv2.imwriteanimation(str(self._tmp), anim):
+            if not self._write_animation():
                 _unlink(self._tmp)
                 self._done = True
                 raise UserError(f"cannot write recording {self.path}: encoding {self.ext} failed")

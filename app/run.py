@@ -140,8 +140,10 @@ def run(settings: Settings, log=print, on_frame=None, backend=None, source=None)
                              fps=settings.fps)
     try:
         stats = StatsWriter(settings.stats)
-        recorder = BackgroundRecorder(Recorder(settings.record.path, settings.fps, max_width=settings.record.gif_width,
-                                               max_gif_frames=settings.record.gif_max_frames)) \
+        rec = settings.record
+        recorder = BackgroundRecorder(Recorder(rec.path, settings.fps, anim_width=rec.anim_width, anim_fps=rec.anim_fps,
+                                               anim_max_frames=rec.anim_max_frames,
+                                               webp_quality=rec.webp_quality)) \
             if settings.record.path else None
     except BaseException:
         source.close()

@@ -26,6 +26,9 @@ def _write(tmp_path, text):
     ("size: [640, 4]\n", ["size"]),
     ("block: hog\n", ["block must be a mapping"]),
     ("source: [\n", ["not valid YAML", "line"]),
+    ("record:\n  gif_width: 640\n", ["unknown key 'record.gif_width'", "did you mean 'record.anim_width'"]),
+    ("record:\n  gif_max_frames: 9\n", ["'record.gif_max_frames'", "did you mean 'record.anim_max_frames'"]),
+    ("record:\n  anim_fps: 60\n", ["record.anim_fps", "out of range"]),
 ])
 def test_bad_config_names_the_key(tmp_path, text, words):
     p = _write(tmp_path, text)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from app.record import Recorder, snapshot
-from conftest import decode_frames
+from conftest import PHOTOS, decode_frames
 from models.errors import UserError
 
 
@@ -78,17 +78,59 @@ def test_frames_of_other_sizes_are_resized(tmp_path):
     assert _decode(path) == (3, (80, 60))
 
 
-def test_max_width_and_even_video_sizes(tmp_path):
-    gif = tmp_path / "wide.gif"
-    with Recorder(gif, fps=10) as rec:  # animated formats default to 640 px wide
-        rec.write(_frame(0, (1280, 480)))
-    assert _decode(gif) == (1, (640, 240))
+@pytest.mark.parametrize("ext, width", [(".gif", 800), (".webp", 800), (".gif", 0), (".webp", 333)])
+def test_animations_are_scaled_to_anim_width(tmp_path, ext, width):
+    path = tmp_path / f"wide{ext}"
+    with Recorder(path, fps=10, anim_width=width) as rec:  # 800 px by default; 0 = the canvas's width
+        rec.write(_frame(0, (1282, 516)))
+    want = {800: (800, 322), 0: (1282, 516), 333: (333, 134)}[width]
+    assert _decode(path) == (1, want)
 
-    mp4 = tmp_path / "odd.mp4"
-    with Recorder(mp4, fps=10, max_width=101) as rec:
+
+@pytest.mark.parametrize("ext", [".mp4", ".avi"])
+def test_videos_keep_the_full_canvas_size(tmp_path, ext):
+    path = tmp_path / f"full{ext}"
+    with Recorder(path, fps=10, anim_width=320) as rec:  # anim_width is for GIF/WebP only
+        rec.write(_frame(0, (1282, 516)))
+    assert _decode(path) == (1, (1282, 516))
+    odd = tmp_path / f"odd{ext}"
+    with Recorder(odd, fps=10) as rec:
         rec.write(_frame(0, (203, 99)))
         rec.write(_frame(1, (203, 99)))
-    assert _decode(mp4) == (2, (100, 48))
+    assert _decode(odd) == (2, (202, 98))                  # codecs want even sides
+
+
+@pytest.mark.parametrize("ext", [".gif", ".webp"])
+def test_animations_keep_anim_fps_and_the_run_length(tmp_path, ext):
+    path = tmp_path / f"rate{ext}"
+    with Recorder(path, fps=30, anim_fps=10) as rec:
+        for i in range(30):
+            rec.write(_frame(i))
+    ok, anim = cv2.imreadanimation(str(path))
+    assert ok and len(anim.frames) == 10                   # every 3rd frame
+    assert sum(int(d) for d in anim.durations) == 1000     # 30 frames at 30 fps: 1 s
+    with Recorder(tmp_path / f"odd{ext}", fps=29.97, anim_fps=15) as rec:
+        for i in range(60):
+            rec.write(_frame(i))
+        durations = rec.frame_durations_ms()
+    assert len(durations) == 30 and abs(sum(durations) - 60 / 29.97 * 1000) <= 10     # rounding does not drift
+    assert max(durations) - min(durations) <= (10 if ext == ".gif" else 1)
+
+
+def test_gif_palette_is_one_small_palette(tmp_path):
+    """A photo's frames get one palette of at most GIF_COLORS colours, close to the original colours."""
+    from app.record import GIF_COLORS
+    base = cv2.resize(cv2.imread(str(PHOTOS / "hens.jpg")), (240, 160), interpolation=cv2.INTER_AREA)
+    frames = [np.ascontiguousarray(np.roll(base, 8 * i, axis=1)) for i in range(5)]
+    path = tmp_path / "photo.gif"
+    with Recorder(path, fps=10) as rec:
+        for f in frames:
+            rec.write(f)
+    got = decode_frames(path)
+    colours = np.unique(np.concatenate([g[..., :3].reshape(-1, 3) for g in got]), axis=0)
+    assert len(colours) <= GIF_COLORS
+    err = np.mean([np.abs(g[..., :3].astype(int) - f).mean() for g, f in zip(got, frames)])
+    assert err < 8, err                                    # measured 4.3 (OpenCV's fixed 3-3-2 palette: 16.4)
 
 
 def test_unknown_extension_lists_supported(tmp_path):
@@ -149,12 +191,12 @@ def test_recording_survives_an_exception(tmp_path, error, ext):
 
 def test_gif_memory_is_bounded_and_covers_the_whole_run(tmp_path):
     path = tmp_path / "long.gif"
-    rec = Recorder(path, fps=20, max_gif_frames=10)
+    rec = Recorder(path, fps=20, anim_fps=20, anim_max_frames=10)
     for i in range(100):
         rec.write(np.full((16, 16, 3), 2 * i, np.uint8))
         assert len(rec._buffer) <= 10
     assert rec.frames == 100
-    assert rec.frame_duration_ms() >= 8 * 50  # each kept frame now stands for 8+ written ones
+    assert min(rec.frame_durations_ms()) >= 8 * 50  # each kept frame now stands for 8+ written ones
     rec.close()
     ok, anim = cv2.imreadanimation(str(path))
     assert ok and 5 <= len(anim.frames) <= 10
