@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from blocks import paste_frame
+from blocks.paste_cv import paste_box
 from blocks.paste import EVAL_RANGES, PasteParams, PasteRanges, extent, paste, sample_params
 from models.preprocess import to_bgr, to_tensor
 
@@ -108,4 +109,19 @@ def test_paste_frame_matches_paste(center, side, angle, brightness, size):
     diff = np.abs(ref.astype(int) - got.astype(int))
     assert (ref != frame).any(axis=2).sum() > 0.2 * side * side * size[0] * size[1]   # something was pasted
     assert diff.max() <= 1 and diff.mean() < 0.001
+    y0, y1, x0, x1 = paste_box(frame.shape, 50, center, side, angle)       # nothing changes outside its box
+    outside = np.ones(size, bool)
+    outside[y0:y1, x0:x1] = False
+    assert not (ref != frame).any(axis=2)[outside].any() and not (got != frame).any(axis=2)[outside].any()
     assert (got != frame).any(axis=2).sum() == pytest.approx((ref != frame).any(axis=2).sum(), rel=1e-3)
+
+
+@pytest.mark.parametrize("angle", [0.0, 30.0])
+def test_paste_box_is_tight(angle):
+    """The box paste_frame touches is the pasted block's bounding box, soft edge included, to a pixel or two."""
+    frame = np.zeros((480, 640, 3), np.uint8)
+    got = paste_frame(frame, torch.ones(3, 50, 50), (0.5, 0.45), 0.22, angle)
+    ys, xs = np.nonzero(got.any(axis=2))
+    y0, y1, x0, x1 = paste_box(frame.shape, 50, (0.5, 0.45), 0.22, angle)
+    assert 0 <= ys.min() - y0 <= 2 and 0 <= y1 - 1 - ys.max() <= 2
+    assert 0 <= xs.min() - x0 <= 2 and 0 <= x1 - 1 - xs.max() <= 2
