@@ -42,8 +42,8 @@ class KioskLayout:
 
 def _bands(ref: int) -> tuple[int, int, int, int]:
     """Heights of the header, a label card, the explanation strip and the gap between panes."""
-    card = round(ref * (LABEL_SHARE * 1.32 + 0.033 + 0.031))   # name + descenders, caption, paddings
-    return round(0.05 * ref), card, round(0.092 * ref), max(2, round(ref / 270))
+    card = round(ref * (LABEL_SHARE * 1.32 + 0.033 + 0.04))    # name + descenders, caption, gap, paddings
+    return round(0.05 * ref), card, round(0.088 * ref), max(2, round(ref / 270))
 
 
 def _fit(frame_w: int, frame_h: int, w: float, h: float) -> tuple[int, int]:
