@@ -4,16 +4,17 @@
     python -m app --source sample --headless --max-frames 150 --record out/demo.gif --stats out/demo.jsonl
     python -m app --source clip.mp4 --block giant_panda --record out.mp4
 
+Settings come from config.yaml (or --config PATH); every flag below overrides its key there.
+
 Keys (in the window; press h for this list on screen):
     space    block on / off
-    n / p    next / previous target block
+    n        next target block
+    p        previous target block
     r        start / stop recording
     s        snapshot PNG
     f        fullscreen
     h        help overlay
     q / Esc  quit
-
-Settings come from config.yaml (or --config PATH); every flag below overrides its key there.
 """
 from __future__ import annotations
 
@@ -22,9 +23,14 @@ import sys
 
 from models import UserError
 
+from .keys import help_text
+
+KEYS_HEADING = "Keys (in the window; press h for this list on screen):"
+
 
 def parse_args(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m app", description=__doc__,
+    ap = argparse.ArgumentParser(prog="python -m app", description=__doc__.partition(KEYS_HEADING)[0].rstrip(),
+                                 epilog=f"{KEYS_HEADING}\n{help_text()}",
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", help="settings file (default: config.yaml)")
     ap.add_argument("--source", help="camera index, video file, image, folder, or 'sample'")

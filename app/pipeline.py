@@ -10,27 +10,15 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from blocks import Block, paste_frame
+from blocks import Block, paste_box, paste_frame
 from models import is_animal
-from models.preprocess import to_tensor
+from models.preprocess import input_region, to_tensor
 
-from .localize import Box, BoxSmoother, cam_box, sliding_box, to_pixels
-from .render import Pred
-
-
-@dataclass
-class FrameResult:
-    before: Pred
-    after: Pred
-    after_frame: np.ndarray
-    box: list[int] | None              # [x, y, w, h] frame pixels of the animal box used for the paste
-    block: str | None                  # the pasted block's name (None: nothing pasted)
-    block_area: float | None           # share of the classifier input the pasted block covers
-    ms: dict[str, float] = field(default_factory=dict)   # stage timings
+from .frame import Box, FrameResult, Pred, ms_since
+from .localize import BoxSmoother, cam_box, sliding_box, to_pixels
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -90,19 +78,21 @@ class Pipeline:
         block, box = self.block, self.smoother.box
         side = math.sqrt(block.info.area) * self.scale if block is not None else 0.0
         pasted = self.enabled and block is not None and box is not None
+        after_frame, changed = frame, None
         if pasted:
-            after_frame = paste_frame(frame, block.image, place(tuple(box), side), side)
-        else:
-            after_frame = frame
-        ms["paste"] = (time.perf_counter() - t) * 1e3
+            center = place(tuple(box), side)
+            after_frame = paste_frame(frame, block.image, center, side)
+            changed = input_region(paste_box(frame.shape, block.image.shape[-1], center, side), frame.shape,
+                                   self.backend.input_size)    # where the classifier inputs differ
+        ms["paste"] = ms_since(t)
 
         t = time.perf_counter()
         if pasted:     # the pair shares all but the block's surroundings: infer_pair recomputes only those
-            logits, fmap = self.backend.infer_pair(self._input(frame), self._input(after_frame))
+            logits, fmap = self.backend.infer_pair(self._input(frame), self._input(after_frame), changed)
         else:
             logits, fmap = self.backend.infer(self._input(frame)[None])
         probs = softmax(logits)
-        ms["infer"] = (time.perf_counter() - t) * 1e3
+        ms["infer"] = ms_since(t)
 
         t = time.perf_counter()
         before = make_pred(probs[0], self.names)
@@ -117,6 +107,6 @@ class Pipeline:
             else:
                 found = (0.3, 0.3, 0.4, 0.4)
         self.smoother.update(found)
-        ms["localize"] = (time.perf_counter() - t) * 1e3
-        return FrameResult(before, after, after_frame, used_box, block.name if pasted else None,
+        ms["localize"] = ms_since(t)
+        return FrameResult(before, after, after_frame, used_box, block if pasted else None,
                            round(side * side, 5) if pasted else None, ms)

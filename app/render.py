@@ -14,26 +14,19 @@ from __future__ import annotations
 import functools
 import math
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+from . import keys
+from .frame import Pred
 
 __all__ = [
     "Pred", "Hud", "KEYS", "render", "canvas_size",
     "ascii_text", "fit_text", "draw_text", "draw_bars", "blend_rect",
     "HEADER_H", "SEP",
 ]
-
-
-@dataclass
-class Pred:
-    """One classification."""
-    index: int
-    name: str
-    prob: float
-    top: list[tuple[str, float]] = field(default_factory=list)  # top-3 (name, prob), best first
-    is_animal: bool = True
 
 
 @dataclass
@@ -52,8 +45,7 @@ class Hud:
     any_object: bool = False      # the block goes on any object: labels are not marked "(not an animal)"
 
 
-KEYS = [("space", "block on/off"), ("n / p", "next / previous target"), ("r", "start/stop recording"),
-        ("s", "snapshot PNG"), ("f", "fullscreen"), ("h", "this help"), ("q / Esc", "quit")]
+KEYS = [(key.name, key.help) for key in keys.KEYS]   # the help overlay's rows
 
 HEADER_H = 36   # header bar height in pixels
 SEP = 2         # separator between the two panes in pixels

@@ -2,7 +2,7 @@
 
     backend = make_backend(model, "auto")          # "auto" | "onnx" | "torch"
     logits, fmap = backend.infer(images)           # float32 N×3×S×S RGB [0,1] -> N×1000, N×C×h×w
-    logits, fmap = backend.infer_pair(frame, pasted)   # two 3×S×S inputs that differ in a small region
+    logits, fmap = backend.infer_pair(frame, pasted, changed)   # two 3×S×S inputs that differ in a small region
     cam = np.einsum("k,nkhw->nhw", backend.fc_weight[c], fmap)
 
 `infer_pair` gives what `infer(np.stack([frame, pasted]))` gives, but recomputes only the region the paste
@@ -60,13 +60,16 @@ class Backend:
         (`wait`: block until a background load, if any, has finished)."""
         return None
 
-    def infer_pair(self, before: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Two 3×S×S inputs -> (logits 2×1000, fmap 2×C×h×w), as `infer` of the pair would give."""
+    def infer_pair(self, before: np.ndarray, after: np.ndarray,
+                   changed: tuple[int, int, int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Two 3×S×S inputs -> (logits 2×1000, fmap 2×C×h×w), as `infer` of the pair would give.
+        `changed` (y0, y1, x0, x1): the input pixels outside which `after` equals `before`, when the caller
+        knows (the app: where it pasted); otherwise the two are compared to find them."""
         halves = self.halves() if self.incremental else None
         if halves is None:
             return self.infer(np.stack([before, after]))
         before, after = self._check(before[None])[0], self._check(after[None])[0]
-        return inc.infer_pair(*halves, self.window, before, after)
+        return inc.infer_pair(*halves, self.window, before, after, changed)
 
     def describe(self) -> str:
         return f"{self.name} on {self.device}"

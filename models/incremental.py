@@ -10,7 +10,7 @@ aside); the saving is most of one front half per frame.
 
     front(x) -> f          # N×3×H×W -> N×C×H/S×W/S; H, W multiples of S
     back(f) -> (logits, fmap)
-    logits, fmap = infer_pair(front, back, window, before, after)    # before/after: 3×H×W float32
+    logits, fmap = infer_pair(front, back, window, before, after[, changed])   # before/after: 3×H×W float32
 """
 from __future__ import annotations
 
@@ -66,9 +66,17 @@ def plan(box: tuple[int, int, int, int], shape: tuple[int, int], window: tuple[i
     return Plan((j0, j1, i0, i1), (y0, y1, x0, x1))
 
 
-def infer_pair(front, back, window, before: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(logits 2×K, fmap 2×C×h×w) for the two 3×H×W inputs, recomputing only what `after` changes."""
-    box = changed_box(before, after)
+def infer_pair(front, back, window, before: np.ndarray, after: np.ndarray,
+               changed: tuple[int, int, int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(logits 2×K, fmap 2×C×h×w) for the two 3×H×W inputs, recomputing only what `after` changes.
+
+    `changed` (y0, y1, x0, x1): input pixels outside which `after` equals `before`, from the caller that
+    made `after` (the app knows where it pasted); None: found by comparing the two (`changed_box`). A box
+    that is too small gives wrong features around it; one too big only costs time."""
+    if changed is None:
+        box = changed_box(before, after)
+    else:
+        box = changed if changed[1] > changed[0] and changed[3] > changed[2] else None   # empty: no change
     p = plan(box, before.shape[1:], window) if box is not None else None
     if box is not None and p is None:
         return back(front(np.stack([before, after])))

@@ -316,8 +316,22 @@ def test_blend_rect_math_and_clipping():
     assert (view == 100).all()
 
 
-def test_keys_listed():
-    assert [k for k, _ in KEYS][:2] == ["space", "n / p"]
+def test_help_overlay_lists_every_key_of_the_table(monkeypatch):
+    """The overlay's rows are app.keys' table: one text row per key (the panel shrinks with fewer keys)."""
+    from app import keys, render as render_mod
+    assert KEYS == [(k.name, k.help) for k in keys.KEYS]
+    pb, pa = preds()
+    f = frame()
+
+    def panel_rows(rows):
+        monkeypatch.setattr(render_mod, "KEYS", rows)
+        on, off = render(f, f, pb, pa, None, hud(show_help=True)), render(f, f, pb, pa, None, hud())
+        changed = np.any(on != off, axis=2)[HEADER_H:]
+        return np.flatnonzero(changed.any(axis=1))
+
+    full, two = panel_rows(KEYS), panel_rows(KEYS[:2])
+    row_h = (full.max() - full.min() - (two.max() - two.min())) / (len(KEYS) - 2)
+    assert 15 < row_h < 40                        # each key adds one text row of the same height
 
 
 def test_timing_printed_not_asserted(capsys):

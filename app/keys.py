@@ -1,0 +1,100 @@
+"""The keys of the window: ONE table, from which the run loop's actions, the help overlay (`h`), the
+`--help` text and the key list in app/__main__.py's docstring are all made (a test checks they agree).
+
+Each action is a plain function of the run's state (`app.run.Loop`): it changes that state and nothing
+else reaches for the display, so every key can be tested without a window.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str                     # as printed: "space", "n", "q / Esc"
+    codes: tuple[int, ...]        # what cv2.waitKey() returns for it (& 0xFF)
+    help: str
+    action: Callable[..., None]   # action(loop)
+
+
+def toggle_block(loop) -> None:
+    loop.pipeline.enabled = not loop.pipeline.enabled
+
+
+def next_block(loop) -> None:
+    _cycle(loop, 1)
+
+
+def previous_block(loop) -> None:
+    _cycle(loop, -1)
+
+
+def _cycle(loop, step: int) -> None:
+    loop.pipeline.cycle(step)
+    loop.fooled.clear()                 # the rolling rate was the previous block's
+    if loop.pipeline.block is not None:
+        loop.say(f"block: {loop.pipeline.block.name}", 2)
+
+
+def toggle_recording(loop) -> None:
+    if loop.recorder.active:
+        done = loop.recorder.stop()
+        loop.say(f"saved {done}", 3)
+    else:
+        path = Path(loop.settings.record.snapshot_dir) / time.strftime("recording-%Y%m%d-%H%M%S.mp4")
+        loop.recorder.start(path, max(1.0, loop.hud.fps or loop.settings.fps))
+        loop.say(f"recording to {path}", 3)
+    loop.hud.recording = loop.recorder.active
+
+
+def snapshot(loop) -> None:
+    from .record import snapshot as save_png
+
+    if loop.canvas is None:             # nothing drawn yet
+        return
+    path = Path(loop.settings.record.snapshot_dir) / time.strftime("snapshot-%Y%m%d-%H%M%S.png")
+    save_png(path, loop.canvas)
+    loop.say(f"snapshot saved: {path}", 3)
+
+
+def toggle_fullscreen(loop) -> None:
+    loop.fullscreen = not loop.fullscreen
+    if loop.window is not None:
+        loop.window.set_fullscreen(loop.fullscreen)
+
+
+def toggle_help(loop) -> None:
+    loop.hud.show_help = not loop.hud.show_help
+
+
+def quit_run(loop) -> None:
+    loop.running = False
+
+
+KEYS = (
+    Key("space", (ord(" "),), "block on / off", toggle_block),
+    Key("n", (ord("n"),), "next target block", next_block),
+    Key("p", (ord("p"),), "previous target block", previous_block),
+    Key("r", (ord("r"),), "start / stop recording", toggle_recording),
+    Key("s", (ord("s"),), "snapshot PNG", snapshot),
+    Key("f", (ord("f"),), "fullscreen", toggle_fullscreen),
+    Key("h", (ord("h"),), "help overlay", toggle_help),
+    Key("q / Esc", (ord("q"), 27), "quit", quit_run),
+)
+BY_CODE = {code: key for key in KEYS for code in key.codes}
+
+
+def press(loop, code: int) -> None:
+    """Do what key `code` (a cv2.waitKey() value) asks; other codes (-1: none pressed) do nothing."""
+    key = BY_CODE.get(code & 0xFF) if code >= 0 else None
+    if key is not None:
+        key.action(loop)
+
+
+def help_text(indent: str = "    ") -> str:
+    """The key list as printed by `--help` and in app/__main__.py's docstring."""
+    width = max(len(k.name) for k in KEYS) + 2
+    return "\n".join(f"{indent}{k.name:<{width}}{k.help}" for k in KEYS)

@@ -1,0 +1,185 @@
+"""The key table (app.keys) and every key's action, driven on a headless run (no display needed)."""
+import re
+
+import cv2
+import numpy as np
+import pytest
+
+from app import keys
+from app.config import Settings, override
+from app.run import Loop, make_pipeline
+from app.sinks import Summary
+from app.sources import ClipSource
+from conftest import PHOTOS, decode_frames
+
+HENS = cv2.resize(cv2.imread(str(PHOTOS / "hens.jpg")), (320, 240))
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    return make_pipeline(override(Settings(), {"block.name": "hog", "block.cycle": ["hog", "giant_panda"]}))
+
+
+@pytest.fixture
+def loop(pipeline, tmp_path):
+    pipeline.enabled, pipeline.index = True, 0
+    pipeline.smoother.box = None
+    settings = override(Settings(), {"ui.headless": True, "record.snapshot_dir": str(tmp_path / "out"),
+                                     "size": [320, 240]})
+    run = Loop(settings, pipeline, Summary(), headless=True, log=lambda m: None)
+    yield run
+    run.close()
+
+
+def show(loop, n=1):
+    for _ in range(n):
+        loop.show(HENS, loop.pipeline.step(HENS), 0.0, 0.0)
+
+
+def code(ch):
+    return 27 if ch == "Esc" else ord(" ") if ch == "space" else ord(ch)
+
+
+class FakeWindow:
+    """Stands in for app.sinks.Window: records what it is asked and replays key codes."""
+
+    def __init__(self, codes=()):
+        self.codes, self.shown, self.fullscreen_calls, self.closed = list(codes), 0, [], False
+
+    def write(self, shown):
+        self.shown += 1
+
+    def show(self, canvas):
+        self.shown += 1
+
+    def key(self, wait_ms=1):
+        return self.codes.pop(0) if self.codes else -1
+
+    def set_fullscreen(self, on):
+        self.fullscreen_calls.append(on)
+
+    def close(self):
+        pass
+
+
+# ------------------------------------------------------------------------------------------ the table
+
+def test_every_key_has_one_code_and_the_table_is_the_help():
+    codes = [c for k in keys.KEYS for c in k.codes]
+    assert len(codes) == len(set(codes))
+    assert {k.name for k in keys.KEYS} == {"space", "n", "p", "r", "s", "f", "h", "q / Esc"}
+    lines = keys.help_text().splitlines()
+    assert len(lines) == len(keys.KEYS)
+    for k, line in zip(keys.KEYS, lines):
+        assert re.fullmatch(rf"\s+{re.escape(k.name)}\s+{re.escape(k.help)}", line)
+
+
+def test_docstring_and_help_list_the_table(capsys):
+    import app.__main__ as main_mod
+    assert keys.help_text() in main_mod.__doc__           # the docstring's key list is the table's
+    with pytest.raises(SystemExit):
+        main_mod.parse_args(["--help"])
+    out = capsys.readouterr().out
+    assert keys.help_text() in out and out.count("next target block") == 1
+
+
+def test_unknown_and_no_key_do_nothing(loop):
+    before = (loop.pipeline.enabled, loop.pipeline.index, loop.hud.show_help, loop.running, loop.fullscreen)
+    for c in (-1, ord("x"), 255):
+        keys.press(loop, c)
+    assert (loop.pipeline.enabled, loop.pipeline.index, loop.hud.show_help, loop.running, loop.fullscreen) == before
+
+
+# ------------------------------------------------------------------------------------------ each key
+
+def test_space_turns_the_block_off_and_on(loop):
+    show(loop, 2)                                       # frame 1 finds the hens, frame 2 has the block
+    assert loop.last[1].block is not None
+    keys.press(loop, code("space"))
+    assert not loop.pipeline.enabled
+    show(loop)
+    res = loop.last[1]
+    assert res.block is None and res.after == res.before and loop.hud.block_on is False
+    keys.press(loop, code("space"))
+    show(loop)
+    assert loop.last[1].block is not None and loop.last[1].block.name == "hog"
+
+
+def test_n_and_p_step_through_the_blocks(loop):
+    show(loop, 2)
+    assert loop.fooled                                   # the rolling rate has the hog block's frames
+    keys.press(loop, code("n"))
+    assert loop.pipeline.block.name == "giant_panda" and not loop.fooled
+    assert loop.hud.message == "block: giant_panda"
+    show(loop)
+    assert loop.last[1].block.name == "giant_panda" and loop.hud.target == "giant panda"
+    keys.press(loop, code("n"))                          # wraps around
+    assert loop.pipeline.block.name == "hog"
+    keys.press(loop, code("p"))
+    assert loop.pipeline.block.name == "giant_panda"
+
+
+def test_r_starts_and_stops_a_recording(loop, tmp_path):
+    show(loop)
+    keys.press(loop, code("r"))
+    assert loop.recorder.active and loop.hud.recording and loop.hud.message.startswith("recording to ")
+    show(loop, 4)
+    keys.press(loop, code("r"))
+    assert not loop.recorder.active and not loop.hud.recording
+    (path,) = loop.summary.outputs
+    assert path.endswith(".mp4") and loop.hud.message == f"saved {path}"
+    frames = decode_frames(path)
+    assert len(frames) == 4 and frames[0].shape[:2] == loop.canvas.shape[:2]
+
+
+def test_s_saves_the_canvas_as_png(loop, tmp_path):
+    keys.press(loop, code("s"))                          # nothing drawn yet: nothing saved
+    assert not (tmp_path / "out").exists()
+    show(loop)
+    keys.press(loop, code("s"))
+    (png,) = (tmp_path / "out").glob("snapshot-*.png")
+    assert np.array_equal(cv2.imread(str(png)), loop.canvas)
+    assert loop.hud.message == f"snapshot saved: {png}"
+
+
+def test_f_toggles_fullscreen_on_the_window(loop):
+    keys.press(loop, code("f"))                          # headless: only the state changes
+    assert loop.fullscreen
+    loop.window = FakeWindow()
+    keys.press(loop, code("f"))
+    keys.press(loop, code("f"))
+    assert loop.window.fullscreen_calls == [False, True] and loop.fullscreen
+
+
+def test_h_toggles_the_help_overlay(loop):
+    show(loop)
+    plain = loop.canvas
+    keys.press(loop, code("h"))
+    assert loop.hud.show_help
+    show(loop)
+    with_help = loop.canvas
+    keys.press(loop, code("h"))
+    assert not loop.hud.show_help
+    differs = np.any(plain != with_help, axis=2)
+    h, w = differs.shape
+    assert differs[h // 3:2 * h // 3, w // 3:2 * w // 3].mean() > 0.1      # a panel over the middle
+
+
+@pytest.mark.parametrize("key", ["q", "Esc"])
+def test_q_and_esc_quit_the_loop(loop, key):
+    keys.press(loop, code(key))
+    assert not loop.running
+    loop.running = True
+    frames = [HENS] * 20
+    loop.window = FakeWindow([-1, -1, code(key)])       # pressed while the 3rd frame is on screen
+    loop.sinks.append(loop.window)
+    loop.play(ClipSource("clip", lambda: iter(frames), len(frames)))
+    assert loop.summary.frames == 3 and loop.window.shown == 3 and not loop.running
+
+
+def test_closing_the_window_quits(loop):
+    loop.window = FakeWindow()
+    loop.sinks.append(loop.window)
+    loop.window.closed = True
+    loop.play(ClipSource("clip", lambda: iter([HENS] * 10), 10))
+    assert loop.summary.frames == 1
