@@ -3,6 +3,7 @@
     python -m blocks make --target hog --area 0.05 --steps 1500 --photos ../shared/photos --out blocks/library/
     python -m blocks seed --target hog --area 0.05 --out /tmp/blocks     # the seed's one-step block
     python -m blocks list
+    python -m blocks print hog --size-cm 8 --out hog.pdf   # a page to print and cut out (or hog.png, 300 dpi)
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from models import UserError, class_index, load_classifier, slug
 
 from .paste import EVAL_RANGES, TRAIN_RANGES
 from .library import LIBRARY, BlockInfo, list_blocks, load_block, save_block
+from .printing import PAPERS, print_block
 from .seed import seed_block
 from .train import block_area, block_side, train_block, training_photos
 
@@ -56,6 +58,11 @@ def main(argv=None) -> int:
             p.add_argument("--init", help="start from this block (library name or PNG) instead of the seed block")
         else:
             p.add_argument("--lower-limit", type=float, default=-0.5)
+    p = sub.add_parser("print", help="the block at its physical size: a PDF page to cut out or a 300-dpi PNG")
+    p.add_argument("name", help="library name, or NAME.png with NAME.json beside it")
+    p.add_argument("--size-cm", type=float, default=8.0, help="side of the printed block in cm (default 8)")
+    p.add_argument("--paper", choices=sorted(PAPERS), default="a4", help="PDF page size (default a4)")
+    p.add_argument("--out", required=True, help="FILE.pdf (page with cut marks) or FILE.png (the block alone)")
     sub.add_parser("list")
     args = ap.parse_args(argv)
     try:
@@ -73,6 +80,9 @@ def run(args) -> int:
             b = load_block(name)
             print(f"{name:16s} target {b.info.target_name!r:18s} area {b.info.area:.4f}  side {b.info.side}px  "
                   f"model {b.info.model}  train success {b.info.train_success}")
+        return 0
+    if args.cmd == "print":
+        print(print_block(load_block(args.name), args.out, args.size_cm, args.paper))
         return 0
     if not 0 < args.area <= 0.5:
         raise UserError(f"--area must be in (0, 0.5], got {args.area}")
