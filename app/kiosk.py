@@ -7,7 +7,8 @@
 - **rhythm**: the block on for `block_on_s`, off for `block_off_s`, and again (so passers-by see the contrast).
 
 `Kiosk` is the state machine, driven by a clock that tests replace; `AttractFeed` is the source that plays the
-camera or the attract source as the machine says. Neither draws anything (see app/kiosk_view.py).
+camera or the attract source as the machine says; `KioskMode` joins them to the run loop (app.run.Loop) and
+draws the kiosk screen (app/kiosk_view.py) at the display's size (app/display.py).
 """
 from __future__ import annotations
 
@@ -18,7 +19,10 @@ from typing import Callable
 import numpy as np
 
 from .config import KioskSettings
-from .sources import Source
+from .display import open_kiosk_window
+from .keys import next_block
+from .kiosk_view import render_kiosk
+from .sources import Source, open_source
 
 
 @dataclass(frozen=True)
@@ -102,3 +106,51 @@ class AttractFeed(Source):
         self.ended = True
         self.attract.close()
         self.camera.close()
+
+
+class KioskMode:
+    """Kiosk mode inside the run loop (app.run.Loop): `source` replaces the loop's source (the camera becomes an
+    AttractFeed when there is one and an attract time), `before_frame` applies the machine's actions,
+    `after_frame` tells it what the camera showed, `draw` draws the kiosk screen."""
+
+    def __init__(self, settings, source: Source, clock: Callable[[], float] = time.monotonic):
+        self.s = settings.ui.kiosk
+        self.feed = None
+        if source.live and self.s.attract_after_s > 0:
+            self.feed = AttractFeed(source, open_source(self.s.attract_source, settings.size, loop=True,
+                                                        realtime=True, fps=settings.fps))
+        self.source = self.feed or source
+        self.machine = Kiosk(self.s, self.feed is not None, clock)
+        self.screen = self.s.screen if self.s.screen != (0, 0) else (1920, 1080)   # headless: a 1080p screen
+        self.any_object = settings.localize.classes == "any"
+        self.xdisplay = None
+
+    def open_window(self, window: str, log) -> None:
+        self.screen, self.xdisplay = open_kiosk_window(window, self.s.screen, self.s.hide_cursor, log)
+
+    def before_frame(self, loop) -> None:
+        acts = self.machine.tick()
+        if acts.next_block:
+            next_block(loop)
+        if acts.block_on is not None:
+            loop.pipeline.enabled = acts.block_on
+        if self.feed is not None:
+            self.feed.attracting = acts.attract
+        frame = self.feed.camera_frame() if acts.probe else None
+        if frame is not None:
+            self.machine.saw(loop.pipeline.is_subject(loop.pipeline.classify(frame)))
+
+    def after_frame(self, pipeline, res) -> None:
+        if self.feed is not None and not self.feed.attracting:
+            self.machine.saw(pipeline.is_subject(res.before))
+
+    def draw(self, frame: np.ndarray, res, hud) -> np.ndarray:
+        notice = ""
+        if self.machine.attracting:
+            notice = "demo clip - show the camera " + ("something" if self.any_object else "an animal")
+        return render_kiosk(frame, res.after_frame, res.before, res.after, res.box, hud, self.screen, self.s.text,
+                            notice)
+
+    def close(self) -> None:
+        if self.xdisplay is not None:
+            self.xdisplay.close()

@@ -69,6 +69,10 @@ class Pipeline:
         s = self.backend.input_size
         return to_tensor(frame, s).numpy()
 
+    def classify(self, frame: np.ndarray) -> Pred:
+        """The classifier's labels for one frame, nothing pasted (kiosk mode's look at the camera)."""
+        return make_pred(softmax(self.backend.infer(self._input(frame)[None])[0])[0], self.names)
+
     def _classify_crops(self, crops: list[np.ndarray]) -> np.ndarray:
         return softmax(self.backend.infer(np.stack([self._input(c) for c in crops]))[0])
 

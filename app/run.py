@@ -27,9 +27,10 @@ from models.backend import make_backend
 from .config import Settings
 from .frame import FrameResult, ms_since
 from .keys import press
+from .kiosk import KioskMode
 from .pipeline import Pipeline
 from .render import Hud, render
-from .sinks import Callback, RecorderSink, Shown, StatsWriter, Summary, Window
+from .sinks import WINDOW, Callback, RecorderSink, Shown, StatsWriter, Summary, Window
 from .sources import Prefetch, Source, open_source
 
 
@@ -76,15 +77,17 @@ class Loop:
     (app.keys) change this state; the sinks get every frame drawn. `window` is None when headless."""
 
     def __init__(self, settings: Settings, pipeline: Pipeline, summary: Summary, headless: bool = True,
-                 log=print, on_frame=None):
+                 log=print, on_frame=None, kiosk: KioskMode | None = None):
         self.settings, self.pipeline, self.summary, self.log = settings, pipeline, summary, log
         backend = pipeline.backend
-        self.hud = Hud(target=None, device=backend.device, backend=backend.name)
+        self.hud = Hud(target=None, device=backend.device, backend=backend.name,
+                       any_object=settings.localize.classes == "any")
+        self.kiosk = kiosk
         self.fooled: collections.deque = collections.deque(maxlen=settings.ui.fooled_window)
         self.shown_at: collections.deque = collections.deque(maxlen=30)   # when the last frames were shown
         self.message_until = 0.0
         self.running = True
-        self.fullscreen = settings.ui.fullscreen
+        self.fullscreen = settings.ui.fullscreen or kiosk is not None
         self.canvas: np.ndarray | None = None      # the last canvas drawn (`s` saves it)
         self.last: tuple[np.ndarray, FrameResult] | None = None   # redrawn while a camera is lost
         self.was_lost = False
@@ -96,6 +99,8 @@ class Loop:
             self.recorder.start(rec.path, settings.fps, anim_width=rec.anim_width, anim_fps=rec.anim_fps,
                                 anim_max_frames=rec.anim_max_frames, webp_quality=rec.webp_quality)
         self.window = None if headless else Window(self.fullscreen)
+        if kiosk is not None and self.window is not None:
+            kiosk.open_window(WINDOW, log)
         self.sinks = [self.recorder, self.stats, summary]
         self.sinks += [Callback(on_frame)] if on_frame is not None else []
         self.sinks += [self.window] if self.window is not None else []
@@ -141,6 +146,8 @@ class Loop:
         """(the next frame fitted to the processing size, ms spent reading it); (None, ms) when there is
         none: the source ended, or a live camera gave nothing in time (then the last frame is redrawn
         with "camera lost" while it reconnects)."""
+        if self.kiosk is not None:
+            self.kiosk.before_frame(self)
         t = time.perf_counter()
         frame = source.read()
         capture_ms = ms_since(t)
@@ -165,6 +172,8 @@ class Loop:
         self.hud.block_on = self.pipeline.enabled
         if res.block is not None:
             self.fooled.append(res.fooled)
+        if self.kiosk is not None:
+            self.kiosk.after_frame(self.pipeline, res)
         self.hud.fooled = sum(self.fooled) / len(self.fooled) if self.fooled else None
         t = time.perf_counter()
         self.canvas, self.last = self.draw(frame, res), (frame, res)
@@ -181,6 +190,8 @@ class Loop:
             self.poll(1)
 
     def draw(self, frame: np.ndarray, res: FrameResult) -> np.ndarray:
+        if self.kiosk is not None:
+            return self.kiosk.draw(frame, res, self.hud)
         return render(frame, res.after_frame, res.before, res.after, res.box, self.hud, self.settings.ui.layout,
                       self.settings.ui.pane_width or None)
 
@@ -201,6 +212,8 @@ class Loop:
     def close(self) -> None:
         for sink in self.sinks:
             sink.close()
+        if self.kiosk is not None:
+            self.kiosk.close()
 
 
 def run(settings: Settings, log=print, on_frame=None, backend=None, source=None) -> Summary:
@@ -209,12 +222,16 @@ def run(settings: Settings, log=print, on_frame=None, backend=None, source=None)
     time the backend on its own and feed frames held in memory)."""
     summary = Summary()
     headless = settings.ui.headless or not has_display()
+    kiosk_on = settings.ui.kiosk.enabled
     pipeline = make_pipeline(settings, backend)         # everything a user can get wrong is checked
     if source is None:                                  # before the first frame
-        source = open_source(settings.source, size=settings.size, loop=settings.loop, realtime=settings.realtime,
+        realtime = not headless if settings.realtime is None else settings.realtime   # a window: the clip's rate
+        source = open_source(settings.source, size=settings.size, loop=settings.loop or kiosk_on, realtime=realtime,
                              fps=settings.fps)
     try:
-        loop = Loop(settings, pipeline, summary, headless, log, on_frame)
+        kiosk = KioskMode(settings, source) if kiosk_on else None
+        source = kiosk.source if kiosk else source
+        loop = Loop(settings, pipeline, summary, headless, log, on_frame, kiosk)
     except BaseException:
         source.close()
         raise

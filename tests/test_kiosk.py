@@ -136,3 +136,45 @@ def test_kiosk_settings_load(tmp_path):
                  "    screen: [1280, 720]\n")
     k = load_settings(p).ui.kiosk
     assert (k.enabled, k.text, k.block_on_s, k.block_off_s, k.screen) == (True, "Hello", 4.0, 2.0, (1280, 720))
+
+
+def test_kiosk_plays_the_sample_while_the_camera_sees_no_animal_and_returns_for_one():
+    """End to end, headless, with a camera (app.sources.CameraSource over a stand-in capture) that first
+    films fruit, then, once the attract loop has played a while, a bison."""
+    import time
+
+    import cv2
+
+    from app.config import Settings, override
+    from app.run import run
+    from app.sources import CameraSource
+    from conftest import PHOTOS
+
+    fruit, bison = (cv2.resize(cv2.imread(str(PHOTOS / n)), (320, 240)) for n in ("fruits.jpg", "bison.jpg"))
+    filmed = {"image": fruit}
+
+    class Capture:
+        def isOpened(self):
+            return True
+
+        def read(self):
+            time.sleep(0.02)
+            return True, filmed["image"].copy()
+
+        def release(self):
+            pass
+
+    labels = []
+
+    def on_frame(i, res):
+        labels.append(res.before.name)
+        if labels.count("hen") == 20:               # the sample (hens first) has played for a while
+            filmed["image"] = bison
+
+    settings = override(Settings(), {"ui.headless": True, "ui.kiosk.enabled": True, "ui.kiosk.attract_after_s": 1.0,
+                                     "max_frames": 150})
+    run(settings, log=lambda m: None, on_frame=on_frame, source=CameraSource(0, opener=Capture))
+    first_hen = labels.index("hen")
+    assert set(labels[:first_hen]) == {"lemon"} and first_hen >= 10          # ~1 s of the camera's fruit
+    assert labels[-30:] == ["bison"] * 30, labels                             # the camera is back for the bison
+    assert "bison" not in labels[:first_hen + 20]

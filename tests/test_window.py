@@ -59,3 +59,21 @@ def test_keys_reach_the_window(display, tmp_path):
     out, err = proc.communicate(timeout=60)            # q quits long before 100000 frames
     assert proc.returncode == 0, err
     assert len(list(snaps.glob("snapshot-*.png"))) == 1
+
+
+def test_a_window_plays_a_video_file_at_its_own_rate(display, tmp_path):
+    """In a window a file plays at its frame rate (headless runs and --fast take every frame at once)."""
+    import cv2
+    import numpy as np
+
+    clip = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10, (320, 240))
+    photo = cv2.resize(cv2.imread(str(PHOTOS / "hens.jpg")), (320, 240))
+    for i in range(20):
+        writer.write(np.roll(photo, 4 * i, axis=1))
+    writer.release()
+    env = {**os.environ, "DISPLAY": display}
+    out = subprocess.run([sys.executable, "-m", "app", "--source", str(clip)], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=180).stdout
+    seconds = float(out.split(" in ")[1].split(" s")[0])          # "frames   20 in 2.1 s (9.6 FPS)"
+    assert "frames   20" in out and seconds >= 1.8, out            # 20 frames at 10 fps: 2 s
