@@ -231,5 +231,5 @@ def _merge(base: dict, changes: dict) -> dict:
     return out
 
 
-__all__ = ["BlockSettings", "KioskSettings", "LocalizeSettings", "RecordSettings", "Settings", "UiSettings", "load_settings",
-           "override"]
+__all__ = ["BlockSettings", "KioskSettings", "LocalizeSettings", "RecordSettings", "Settings", "UiSettings",
+           "load_settings", "override"]
