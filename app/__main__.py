@@ -3,6 +3,7 @@
     python -m app                                   # the webcam/config source (falls back to the built-in sample)
     python -m app --source sample --headless --max-frames 150 --record out/demo.gif --stats out/demo.jsonl
     python -m app --source clip.mp4 --block giant_panda --record out.mp4
+    python -m app --kiosk --any-object              # a booth: fullscreen, big labels, the block on anything
 
 Settings come from config.yaml (or --config PATH); every flag below overrides its key there.
 
