@@ -54,9 +54,6 @@ class BoxSmoother:
             self.box = new if self.box is None else self.smoothing * self.box + (1 - self.smoothing) * new
         return None if self.box is None else tuple(float(v) for v in self.box)
 
-    def reset(self) -> None:
-        self.box, self.missed = None, 0
-
 
 def to_pixels(box: Box | None, width: int, height: int) -> list[int] | None:
     if box is None:

@@ -24,7 +24,7 @@ from .frame import Pred
 
 __all__ = [
     "Pred", "Hud", "KEYS", "render", "canvas_size",
-    "ascii_text", "fit_text", "draw_text", "draw_bars", "blend_rect",
+    "ascii_text", "fit_text", "draw_bars", "blend_rect",
     "HEADER_H", "SEP",
 ]
 
@@ -138,32 +138,6 @@ def blend_rect(img: np.ndarray, rect, color=(0, 0, 0), alpha: float = 0.55) -> N
     offset = tuple(float(c) * alpha for c in tuple(color)[:3])
     if any(o >= 0.5 for o in offset):
         cv2.add(roi, (*offset, 0.0), dst=roi)
-
-
-def draw_text(img: np.ndarray, xy, text: str, scale: float = 0.5, color=WHITE, bg=None,
-              thickness: int = 1, font: int = FONT, pad: int = 3, alpha: float = 0.6,
-              max_width: int | None = None) -> tuple[int, int, int, int]:
-    """Draw `text` with its box's top-left corner at `xy` (box = text + `pad` on each side).
-
-    bg=None draws a dark 1-px outline under the text (readable on any photo, like OpenCV's
-    samples/common.py draw_str); otherwise a `bg`-coloured box is blended under it at `alpha`.
-    Text is ASCII-fied and, if `max_width` (box width) is given, truncated with "...".
-    Returns the box (x, y, w, h)."""
-    x, y = int(xy[0]), int(xy[1])
-    if max_width is not None:
-        text = fit_text(text, max(int(max_width) - 2 * pad, 0), scale, thickness, font)
-    else:
-        text = ascii_text(text)
-    tw, th, base = _text_size(text, scale, thickness, font)
-    box = (x, y, tw + 2 * pad, th + base + 2 * pad)
-    if bg is not None:
-        blend_rect(img, box, bg, alpha)
-    if text:
-        org = (x + pad, y + pad + th)
-        if bg is None:
-            cv2.putText(img, text, org, font, scale, (0, 0, 0), thickness + 2, cv2.LINE_AA)
-        cv2.putText(img, text, org, font, scale, color, thickness, cv2.LINE_AA)
-    return box
 
 
 def _pct(p) -> str:

@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import cv2  # noqa: E402
 
 from app.render import (  # noqa: E402
-    HEADER_H, KEYS, SEP, Hud, Pred, ascii_text, blend_rect, canvas_size, draw_bars, draw_text, fit_text,
+    ACCENT, HEADER_H, KEYS, OK_GREEN, SEP, Hud, Pred, ascii_text, blend_rect, canvas_size, draw_bars, fit_text,
     render,
 )
 
@@ -142,10 +142,19 @@ def test_box_drawn_on_both_panes_and_nowhere_else(layout, pane_width):
     assert (with_box[r + box[1] + box[3] // 2, c + box[0]] != GREY_LEVEL).any()
 
 
-def test_box_partly_outside_frame_is_fine():
+def test_box_partly_outside_frame_is_clipped_to_it():
+    """A box running off the top right is drawn where it is visible (its left edge, its bottom edge) and
+    nowhere else: nothing wraps around to the other side of the pane."""
     pb, pa = preds()
-    out = render(frame(), frame(), pb, pa, (600, -20, 200, 100), hud())
-    assert out.shape == (HEADER_H + 480, 2 * 640 + SEP, 3)
+    f = frame()
+    x, y, w, h = 600, -20, 200, 100                       # visible: columns 600..639, rows 0..79
+    diff = np.any(render(f, f, pb, pa, (x, y, w, h), hud()) != render(f, f, pb, pa, None, hud()), axis=2)
+    for r, c in pane_origins("side_by_side", 640, 480):
+        pane = diff[r:r + 480, c:c + 640]
+        assert pane[5:70, x - 1:x + 2].any(axis=1).all()           # the left edge, all the way down
+        assert pane[y + h - 3:y + h + 2, x + 5:635].any(axis=0).all()   # the bottom edge, to the pane's side
+        ys, xs = np.nonzero(pane)
+        assert xs.min() >= x - 3 and ys.max() <= y + h + 2
 
 
 # ---------------------------------------------------------------------------------------------- overlays
@@ -252,12 +261,73 @@ def test_tiny_frames_and_long_names_do_not_crash(size, layout):
     assert out.shape[1] in (33, 2 * 33 + SEP)
 
 
-def test_probabilities_0_and_1_and_empty_top():
+def _bar_fill(canvas, colour, pane):
+    """Pixels of exactly `colour` in the bottom-left corner (the top-3 bars) of pane 0 (before) or 1 (after)."""
+    r, c = pane_origins("side_by_side", 640, 480)[pane]
+    corner = canvas[r + 360:r + 480, c:c + 300]
+    return int(np.all(corner == colour, axis=2).sum())
+
+
+def test_bars_in_the_panes_are_proportional_to_the_probabilities():
     f = frame()
-    for p in (0.0, 1.0):
-        pb = Pred(0, "hen", p, [("hen", p)])
-        pa = Pred(0, "hog", p, [])
-        render(f, f, pb, pa, None, Hud(target=None, block_on=False, fooled=None))
+    fills = {}
+    for p in (0.0, 0.25, 0.5, 1.0):
+        pb = Pred(8, "hen", p, [("hen", p), ("cock", 0.0)])
+        pa = Pred(341, "hog", p, [("hog", p), ("hen", 0.0)])                # fooled: the after bar is ACCENT
+        out = render(f, f, pb, pa, None, hud())
+        fills[p] = (_bar_fill(out, OK_GREEN, 0), _bar_fill(out, ACCENT, 1))
+    assert fills[0.0] == (0, 0)
+    for pane in (0, 1):
+        full = fills[1.0][pane]
+        assert full > 300
+        assert abs(fills[0.5][pane] / full - 0.5) < 0.05 and abs(fills[0.25][pane] / full - 0.25) < 0.05
+
+
+def test_no_top_list_draws_no_bars():
+    f = frame()
+    pb, pa = Pred(8, "hen", 0.9, []), Pred(8, "hen", 0.9, [])
+    out = render(f, f, pb, pa, None, Hud(target=None, block_on=False, fooled=None))
+    for pane in (0, 1):
+        r, c = pane_origins("side_by_side", 640, 480)[pane]
+        assert (out[r + 360:r + 480, c:c + 300] == GREY_LEVEL).all()
+
+
+def _label_text_columns(canvas, pane, level=200):
+    """Columns of pane 0/1's label card (top-left) holding bright label text."""
+    r, c = pane_origins("side_by_side", 640, 480)[pane]
+    card = canvas[r + 20:r + 70, c:c + 640].astype(int)
+    return np.flatnonzero((card.max(axis=2) > level).any(axis=0))
+
+
+def test_label_text_is_drawn_in_the_card_and_grows_with_the_name():
+    f = frame()
+    short = render(f, f, Pred(8, "hen", 0.94, []), Pred(8, "hen", 0.94, []), None, hud())
+    long = render(f, f, Pred(8, "American black bear", 0.94, []), Pred(8, "American black bear", 0.94, []), None,
+                  hud())
+    for pane in (0, 1):
+        a, b = _label_text_columns(short, pane), _label_text_columns(long, pane)
+        assert len(a) and a.min() < 30                          # starts at the card's left margin
+        assert b.max() - b.min() > 2 * (a.max() - a.min())      # "American black bear 94%" vs "hen 94%"
+    r, c = pane_origins("side_by_side", 640, 480)[0]
+    assert (short[r + 240, c + 320] == GREY_LEVEL).all()        # and not over the middle of the pane
+
+
+def test_a_non_animal_is_marked_unless_any_object():
+    f = frame()
+    mug = Pred(504, "coffee mug", 0.9, [], is_animal=False)
+    marked = render(f, f, mug, mug, None, hud())
+    plain = render(f, f, mug, mug, None, hud(any_object=True))
+    width = {name: np.ptp(_label_text_columns(img, 1, 120)) for name, img in (("marked", marked), ("plain", plain))}
+    assert width["marked"] > 1.5 * width["plain"]               # "coffee mug (not an animal) 90%"
+
+
+def test_header_says_what_the_block_does():
+    f = frame()
+    pb, pa = preds()
+    on, off = render(f, f, pb, pa, None, hud()), render(f, f, pb, pa, None, hud(block_on=False))
+    none = render(f, f, pb, pa, None, hud(target=None))
+    assert not np.array_equal(on[:HEADER_H], off[:HEADER_H]) and not np.array_equal(on[:HEADER_H], none[:HEADER_H])
+    assert np.array_equal(on[HEADER_H:], off[HEADER_H:])        # only the header tells
 
 
 def test_ascii_fallbacks():
@@ -266,12 +336,12 @@ def test_ascii_fallbacks():
     assert ascii_text("\u25cf REC") == "* REC"
     assert ascii_text("caf\u00e9 cr\u00e8me") == "cafe creme"
     assert ascii_text("\u4e2d\u6587x").isascii()
-    # drawn text with unicode looks exactly like its ASCII fallback (no "???")
-    a, b = frame(200, 40, 0), frame(200, 40, 0)
-    draw_text(a, (2, 2), "a\u2014b\u2192c\u2026", 0.6)
-    draw_text(b, (2, 2), "a-b->c...", 0.6)
-    assert np.array_equal(a, b)
-    assert a.any()
+    # a label with unicode is drawn exactly like its ASCII fallback (no "???")
+    f = frame()
+    a = render(f, f, Pred(1, "caf\u00e9 \u2014 cr\u00e8me\u2026", 0.5, []), Pred(1, "x", 0.5, []), None, hud())
+    b = render(f, f, Pred(1, "cafe - creme...", 0.5, []), Pred(1, "x", 0.5, []), None, hud())
+    c = render(f, f, Pred(1, "cafe - creme", 0.5, []), Pred(1, "x", 0.5, []), None, hud())
+    assert np.array_equal(a, b) and not np.array_equal(b, c)
 
 
 def test_fit_text_truncates_with_ellipsis():
@@ -283,12 +353,12 @@ def test_fit_text_truncates_with_ellipsis():
     assert fit_text(LONG, 0, 0.5) == ""
 
 
-def test_draw_text_max_width_and_bg():
-    img = frame(300, 60, 200)
-    x, y, w, h = draw_text(img, (5, 5), LONG, 0.5, bg=(0, 0, 0), max_width=150)
-    assert w <= 150
-    assert img[y + 1, x + 1].max() < 200          # backing darkened the corner
-    assert (img[:, 160:] == 200).all()            # nothing drawn past max_width
+def test_a_long_label_is_cut_inside_its_pane():
+    f = frame()
+    out = render(f, f, Pred(1, LONG, 0.5, []), Pred(1, "hen", 0.5, []), None, hud())
+    cols = _label_text_columns(out, 0)
+    assert cols.max() < 640 - 4                                  # truncated with "..." before the pane's edge
+    assert (out[HEADER_H + 20:HEADER_H + 70, 640:640 + SEP] == out[HEADER_H + 300, 640]).all()   # separator intact
 
 
 def test_draw_bars_proportional():

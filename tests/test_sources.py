@@ -1,4 +1,4 @@
-"""Tests for app.sources: sample clip, files, folders, errors and the threaded live camera."""
+"""Tests for app.sources and app.sample: sample clip, files, folders, errors and the threaded live camera."""
 
 import threading
 import time
@@ -7,11 +7,21 @@ import cv2
 import numpy as np
 import pytest
 
-from app import sources
-from app.sources import CameraSource, ken_burns, open_source
+from app import sample, sources
+from app.sample import ken_burns
+from app.sources import CameraSource, open_source
 from models.errors import UserError
 
 SMALL = (160, 120)
+
+
+def read_all(src) -> list:
+    """Every frame of a finite source, to its end."""
+    frames = []
+    while (frame := src.read()) is not None:
+        frames.append(frame)
+    assert src.ended
+    return frames
 
 
 def _write_video(path, n, size=(64, 48), fps=20.0):
@@ -38,8 +48,8 @@ def test_sample_frames_have_size_and_move():
 
 
 def test_sample_is_deterministic():
-    a = list(open_source("sample", size=SMALL, fps=5))
-    b = list(open_source("sample", size=SMALL, fps=5))
+    a = read_all(open_source("sample", size=SMALL, fps=5))
+    b = read_all(open_source("sample", size=SMALL, fps=5))
     assert len(a) == len(b) == 60
     for x, y in zip(a, b):
         assert np.array_equal(x, y)
@@ -61,7 +71,7 @@ def test_sample_ends_after_frame_count_and_loops():
 
 
 def test_sample_shows_different_photos():
-    frames = list(open_source("sample", size=SMALL, fps=2))
+    frames = read_all(open_source("sample", size=SMALL, fps=2))
     hens, duck, panda = frames[2], frames[14], frames[20]
     # The duck photo is mostly dark water; the hens are on bright green grass.
     assert hens[..., 1].mean() > duck[..., 1].mean() + 20
@@ -77,22 +87,22 @@ def test_ken_burns_counts_and_sizes():
 
 
 @pytest.mark.parametrize("photo", [(960, 640), (960, 906), (300, 1000), (2000, 500)])
-@pytest.mark.parametrize("motion", sources.MOTIONS)
+@pytest.mark.parametrize("motion", sample.MOTIONS)
 def test_view_stays_inside_the_photo(photo, motion):
     """Pan, zoom and rotation never show anything outside the photo (no borders)."""
     size = (640, 480)
     corners = np.array([[0, 0, 1], [size[0], 0, 1], [0, size[1], 1], [size[0], size[1], 1]], float)
     for t in np.linspace(0, 1, 9):
-        inverse = cv2.invertAffineTransform(sources._view_matrix(photo, size, motion, t))
+        inverse = cv2.invertAffineTransform(sample._view_matrix(photo, size, motion, t))
         xy = corners @ inverse.T
         assert xy[:, 0].min() >= -1e-3 and xy[:, 0].max() <= photo[0] + 1e-3
         assert xy[:, 1].min() >= -1e-3 and xy[:, 1].max() <= photo[1] + 1e-3
 
 
 def test_view_moves_zooms_and_rotates():
-    motion = sources.MOTIONS[0]
-    start = sources._view_matrix((960, 640), (640, 480), motion, 0.0)
-    end = sources._view_matrix((960, 640), (640, 480), motion, 1.0)
+    motion = sample.MOTIONS[0]
+    start = sample._view_matrix((960, 640), (640, 480), motion, 0.0)
+    end = sample._view_matrix((960, 640), (640, 480), motion, 1.0)
     scale = lambda m: float(np.hypot(m[0, 0], m[0, 1]))
     angle = lambda m: float(np.degrees(np.arctan2(-m[0, 1], m[0, 0])))
     assert scale(end) / scale(start) == pytest.approx(motion[1] / motion[0], rel=0.05)
@@ -108,7 +118,7 @@ def test_video_file_yields_every_frame(tmp_path):
     with open_source(str(path)) as src:
         assert src.fps == pytest.approx(20.0)
         assert src.frame_count == 17
-        frames = list(src)
+        frames = read_all(src)
     assert len(frames) == 17
     assert frames[0].shape == (48, 64, 3)
     assert [int(round(f.mean() / 10)) for f in frames] == list(range(17))
@@ -126,10 +136,10 @@ def test_video_file_loops(tmp_path):
 def test_video_file_realtime_paces(tmp_path):
     path = _write_video(tmp_path / "clip.avi", 6, fps=20.0)
     start = time.monotonic()
-    assert len(list(open_source(str(path)))) == 6
+    assert len(read_all(open_source(str(path)))) == 6
     fast = time.monotonic() - start
     start = time.monotonic()
-    assert len(list(open_source(str(path), realtime=True))) == 6
+    assert len(read_all(open_source(str(path), realtime=True))) == 6
     paced = time.monotonic() - start
     assert paced >= 0.24  # 5 frame periods of 50 ms
     assert paced > fast
@@ -141,7 +151,7 @@ def test_folder_of_images(tmp_path):
     (tmp_path / "notes.txt").write_text("not an image")
     src = open_source(str(tmp_path), size=(80, 60), fps=5)
     assert src.frame_count == 30  # 2 images x 3 s x 5 fps
-    frames = list(src)
+    frames = read_all(src)
     assert len(frames) == 30 and all(f.shape == (60, 80, 3) for f in frames)
     assert frames[0][..., 0].mean() > 200  # a.jpg (blue) first: sorted by name
     assert frames[-1][..., 2].mean() > 200  # then b.png (red)
@@ -150,7 +160,7 @@ def test_folder_of_images(tmp_path):
 def test_single_image(tmp_path):
     path = tmp_path / "one.png"
     cv2.imwrite(str(path), np.full((100, 100, 3), 90, np.uint8))
-    frames = list(open_source(str(path), size=(64, 48), fps=4))
+    frames = read_all(open_source(str(path), size=(64, 48), fps=4))
     assert len(frames) == 12 and frames[0].shape == (48, 64, 3)
 
 
