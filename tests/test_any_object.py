@@ -43,3 +43,17 @@ def test_is_subject_follows_the_classes_setting():
     anything = Pipeline(backend, [], [], LocalizeSettings(classes="any", confidence=0.15))
     assert animals.is_subject(hen) and not animals.is_subject(mug)
     assert anything.is_subject(hen) and anything.is_subject(mug) and not anything.is_subject(unsure)
+
+
+def test_labels_are_not_marked_as_non_animals_in_any_object_mode():
+    import numpy as np
+
+    from app.render import Hud, render
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    lemon = Pred(951, "lemon", 0.67, [("lemon", 0.67)], False)
+
+    def card_width(any_object):
+        img = render(frame, frame, lemon, lemon, None, Hud(target="hog", any_object=any_object))
+        card = img[36:110, :640]                          # the BEFORE pane's label card, under the header
+        return np.nonzero((card.max(axis=2) >= 150).any(axis=0))[0].max()   # white or grey letters
+    assert card_width(True) < card_width(False) - 100     # "lemon 67%" vs "lemon (not an animal) 67%"
