@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from .render import (ACCENT, BOX_COLOR, FONT, FONT_BOLD, GREY, OK_GREEN, REC_RED, WHITE, Hud,
-                     ascii_text, blend_rect, draw_bars, fit_text)
+                     ascii_text, blend_rect, draw_bars, draw_help, fit_text)
 
 LABEL_SHARE = 1 / 12 * 1.06   # top-1 label letter height / shorter screen side (6% above the 1/12 asked for)
 INK = 20.8                    # Hershey letter height (h, digits, %) in pixels at font scale 1
@@ -228,6 +228,8 @@ def render_kiosk(before: np.ndarray, after: np.ndarray, pred_before, pred_after,
     x1, y1 = k.panes[1][0] + k.panes[1][2], k.panes[1][1] + k.panes[1][3]
     if hud.lost:
         _draw_lost(canvas, (x0, y0, x1 - x0, y1 - y0), k.ref)
+    if hud.show_help:
+        draw_help(canvas[y0:y1, x0:x1])
     _draw_header(canvas, k.header, hud, hud.message or notice)
     _draw_strip(canvas, k.strip, text)
     return canvas

@@ -24,7 +24,7 @@ from .frame import Pred
 
 __all__ = [
     "Pred", "Hud", "KEYS", "render", "canvas_size",
-    "ascii_text", "fit_text", "draw_bars", "blend_rect",
+    "ascii_text", "fit_text", "draw_bars", "blend_rect", "draw_help",
     "HEADER_H", "SEP",
 ]
 
@@ -339,7 +339,8 @@ def _draw_lost(area: np.ndarray) -> None:
                    WHITE, max_width=W - 20)
 
 
-def _draw_help(area: np.ndarray) -> None:
+def draw_help(area: np.ndarray) -> None:
+    """The key list (app.keys), centred on `area` (the panes; kiosk mode draws it too)."""
     H, W = area.shape[:2]
     k = min(W / 640.0, H / 480.0)
     scale = min(max(0.6 * k, 0.42), 0.9)
@@ -434,7 +435,7 @@ def render(before: np.ndarray, after: np.ndarray, pred_before: Pred, pred_after:
     if hud.lost:
         _draw_lost(panes)
     if hud.show_help:
-        _draw_help(panes)
+        draw_help(panes)
     if msg:
         _draw_message(canvas, msg, strip_h)
     return canvas

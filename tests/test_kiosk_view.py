@@ -91,3 +91,14 @@ def test_fooled_after_label_is_marked(frame):
     card = img[y:y + h, x:x + w].astype(int)
     red = (card[..., 2] > 200) & (card[..., 1] < 110) & (card[..., 0] < 110)     # ACCENT (BGR 60, 70, 240)
     assert red.sum() > 2000
+
+
+def test_help_overlay_shows_on_the_kiosk_screen_too(frame):
+    screen = (1280, 720)
+    plain = render_kiosk(frame, frame, HEN, HEN, None, Hud(target="hog"), screen)
+    helped = render_kiosk(frame, frame, HEN, HEN, None, Hud(target="hog", show_help=True), screen)
+    k = kiosk_layout(screen, (640, 480))
+    px, py, pw, ph = k.panes[0]
+    changed = (plain != helped).any(axis=2)
+    assert changed[py:py + ph, px:px + pw].mean() > 0.05
+    assert not changed[:k.header[3]].any() and not changed[k.strip[1]:].any()     # header and strip stay
