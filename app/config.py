@@ -36,12 +36,14 @@ class LocalizeSettings:
 
 
 KIOSK_TEXT = "Right: the same frame with a small adversarial block. Same model, same instant."
+KIOSK_TEXT_OFF = "Block off for a moment: both sides see the same frame."
 
 
 @dataclass(frozen=True)
 class KioskSettings:
     enabled: bool = False                  # booth mode (--kiosk): fullscreen, big labels, runs by itself
     text: str = KIOSK_TEXT                 # the explanation strip under the panes ("" = none)
+    text_off: str = KIOSK_TEXT_OFF         # the strip while the block is off (the rhythm, or space)
     attract_after_s: float = 20.0          # no animal in view this long: play attract_source (0 = never)
     attract_source: str = "sample"         # what plays then, until the camera sees an animal again
     cycle_s: float = 0.0                   # step to the next block every N seconds (0 = never)

@@ -148,8 +148,8 @@ class KioskMode:
         notice = ""
         if self.machine.attracting:
             notice = "demo clip - show the camera " + ("something" if self.any_object else "an animal")
-        return render_kiosk(frame, res.after_frame, res.before, res.after, res.box, hud, self.screen, self.s.text,
-                            notice)
+        text = self.s.text if hud.block_on else self.s.text_off
+        return render_kiosk(frame, res.after_frame, res.before, res.after, res.box, hud, self.screen, text, notice)
 
     def close(self) -> None:
         if self.xdisplay is not None:

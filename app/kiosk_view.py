@@ -197,6 +197,12 @@ def _draw_lost(img, rect: Rect, ref: int) -> None:
     _put(img, text, (x + (w - _width(text, s, FONT_BOLD)) // 2, y + (h + round(s * INK)) // 2), s, WHITE, FONT_BOLD)
 
 
+def _after_caption(same: bool, hud: Hud) -> str:
+    if hud.target is not None and not hud.block_on:
+        return "AFTER - block off"
+    return "AFTER" if same else "AFTER - fooled"
+
+
 def render_kiosk(before: np.ndarray, after: np.ndarray, pred_before, pred_after, box, hud: Hud,
                  screen: tuple[int, int], text: str = "", notice: str = "", layout: str | None = None) -> np.ndarray:
     """A new BGR image of exactly `screen` (w, h): header, label cards, BEFORE and AFTER panes, explanation.
@@ -212,7 +218,7 @@ def render_kiosk(before: np.ndarray, after: np.ndarray, pred_before, pred_after,
     plain = pred_before.is_animal or hud.any_object
     for frame, pane, card, pred, cap, colors in (
             (before, k.panes[0], k.cards[0], pred_before, "BEFORE", (GREY, WHITE if plain else GREY, OK_GREEN)),
-            (after, k.panes[1], k.cards[1], pred_after, "AFTER" if same else "AFTER - fooled",
+            (after, k.panes[1], k.cards[1], pred_after, _after_caption(same, hud),
              (GREY if same else ACCENT, after_color, after_color))):
         view = _view(canvas, pane)
         cv2.resize(frame, (pane[2], pane[3]), dst=view, interpolation=cv2.INTER_LINEAR)

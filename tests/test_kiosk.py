@@ -178,3 +178,28 @@ def test_kiosk_plays_the_sample_while_the_camera_sees_no_animal_and_returns_for_
     assert set(labels[:first_hen]) == {"lemon"} and first_hen >= 10          # ~1 s of the camera's fruit
     assert labels[-30:] == ["bison"] * 30, labels                             # the camera is back for the bison
     assert "bison" not in labels[:first_hen + 20]
+
+
+def test_the_strip_says_so_while_the_block_is_off():
+    import cv2
+
+    from app.config import Settings, override
+    from app.frame import FrameResult, Pred
+    from app.kiosk import KioskMode
+    from app.kiosk_view import kiosk_layout
+    from app.render import Hud
+    from conftest import PHOTOS
+
+    settings = override(Settings(), {"ui.kiosk.enabled": True, "ui.kiosk.screen": [1280, 720],
+                                     "ui.kiosk.text": "Block on.", "ui.kiosk.text_off": "Block off now."})
+    mode = KioskMode(settings, _Src(0))
+    assert mode.source is not None and mode.feed is None          # a file: no attract loop to switch to
+    frame = cv2.resize(cv2.imread(str(PHOTOS / "hens.jpg")), (640, 480))
+    hen = Pred(8, "hen", 0.9, [("hen", 0.9)], True)
+    res = FrameResult(hen, hen, frame, None, None, None)
+    on = mode.draw(frame, res, Hud(target="hog", block_on=True))
+    off = mode.draw(frame, res, Hud(target="hog", block_on=False))
+    x, y, w, h = kiosk_layout((1280, 720), (640, 480)).strip
+    assert on.shape == (720, 1280, 3)
+    ink_on, ink_off = ((img[y:y + h].min(axis=2) >= 200).sum() for img in (on, off))
+    assert ink_off > 1.2 * ink_on                                  # "Block off now." is the longer line
