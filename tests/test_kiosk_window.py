@@ -6,7 +6,6 @@ import struct
 import subprocess
 import sys
 import time
-from pathlib import Path
 from types import SimpleNamespace
 
 import cv2
@@ -35,15 +34,12 @@ def read_xwd(data: bytes) -> np.ndarray:
 @pytest.fixture(params=[(1920, 1080), (1280, 720)], ids=["1920x1080", "1280x720"])
 def screen(request, tmp_path):
     w, h = request.param
-    num = 80 + os.getpid() % 9
     fb = tmp_path / "fb"
     fb.mkdir()
-    xvfb = subprocess.Popen(["Xvfb", f":{num}", "-screen", "0", f"{w}x{h}x24", "-fbdir", str(fb), "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", "1", "-screen", "0", f"{w}x{h}x24", "-fbdir", str(fb),
+                             "-nolisten", "tcp"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    num = xvfb.stdout.readline().strip()               # a free display number, once the server is ready
     env = {**os.environ, "DISPLAY": f":{num}"}
-    deadline = time.time() + 10
-    while not Path(f"/tmp/.X11-unix/X{num}").exists() and time.time() < deadline:
-        time.sleep(0.1)
     wm = subprocess.Popen(["openbox"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1.0)
     yield SimpleNamespace(size=(w, h), env=env, fb=fb / "Xvfb_screen0", dir=tmp_path)
