@@ -22,10 +22,11 @@ animated formats are scaled down (to ``anim_width``, 800 px by default) and thin
 
     A GIF gets one palette of ``GIF_COLORS`` colours for the whole clip, chosen by k-means on
     a sample of its pixels, and no dithering: dithering noise and per-frame palettes cost
-    LZW far more than they add (``scripts/bench_record.py``: a 10 s side-by-side GIF of the
-    sample at 800 px is ~7.6 MB this way, 12 MB with OpenCV's default dithered 3-3-2 palette,
-    with a larger error). WebP is lossy at ``webp_quality`` (75: ~4 MB for the same clip
-    at 15 fps).
+    LZW far more than they add. ``scripts/bench_record.py``, a 10 s side-by-side GIF of the
+    sample at 800 px and 10 fps: 7.7 MB this way (mean error 5.1 grey levels); OpenCV's
+    default dithered 3-3-2 palette 12.0 MB (error 15.6), its octree palette 8.3 MB (5.9,
+    visibly posterised); 15 fps would take 11.8 MB. WebP is lossy at ``webp_quality``
+    (75: 3.4 MB for the same clip, error 3.8; 5.0 MB at 15 fps).
 
 Nothing is lost or half-written: frames go to a temporary file in the same folder
 (``.NAME.part-XXXX.EXT``, real extension last so the container is right), which

@@ -1,6 +1,9 @@
 """Tests for app.record: GIF/WebP/MP4/AVI recordings, temp files, errors, memory bound, snapshots."""
 
+import json
 import os
+import subprocess
+import sys
 import time
 
 import cv2
@@ -8,7 +11,7 @@ import numpy as np
 import pytest
 
 from app.record import Recorder, snapshot
-from conftest import PHOTOS, decode_frames
+from conftest import PHOTOS, ROOT, decode_frames
 from models.errors import UserError
 
 
@@ -256,3 +259,15 @@ def test_background_recorder_reports_errors(tmp_path):
             time.sleep(0.01)
     with pytest.raises(RuntimeError):
         rec.close()
+
+
+def test_bench_record_reports_every_format():
+    """scripts/bench_record.py runs and reports size, time and error per format (figures printed, not judged)."""
+    out = subprocess.run([sys.executable, "scripts/bench_record.py", "--seconds", "0.2", "--json"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    assert {r["format"] for r in rows} == {"gif", "webp", "mp4", "avi"}
+    assert all(r["mb"] > 0 and r["encode_s"] > 0 and 0 <= r["err"] < 20 for r in rows)
+    canvas = {r["width"] for r in rows if r["format"] in ("mp4", "avi")}
+    assert len(canvas) == 1 and {r["width"] for r in rows if r["format"] == "gif"} == {640, 800} | canvas
