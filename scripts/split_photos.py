@@ -10,7 +10,9 @@ Writes OUT/train/<source>/<file> and OUT/heldout/<source>/<file> (symlinks) and 
 Copies are caught by content as well as by name (a 16×16 grey thumbnail within 0.03 mean |Δ|, the check
 `blocks make --holdout` uses):
   * a copy of a `--checkset` photo (the repository's own test photos) is left out of both sides;
-  * a held-out photo that is a copy of any training photo is left out of the held-out side.
+  * a held-out photo that is a copy of any training photo is left out of the held-out side;
+  * a training photo that is a copy of one kept from an earlier training source (shared_photos first) is
+    left out once (shared/photos holds copies of GCompris's photos).
 A source folder that SPLIT does not name is an error: each new source must be put on a side on purpose.
 """
 from __future__ import annotations
@@ -96,11 +98,12 @@ def main(argv=None) -> int:
     out = Path(args.out)
     th = {name: thumbs(x) for name, (x, _) in loaded.items()}
     train_th = torch.cat([th[n] for n in loaded if SPLIT[n] == TRAIN])
+    kept_train = torch.zeros(0, 256)
     rows, counts = [], {}
-    for name, (_, files) in loaded.items():
-        side = SPLIT[name]
+    for name in sorted(loaded, key=lambda n: (n != "shared_photos", n)):
+        files, side = loaded[name][1], SPLIT[name]
         is_check = copies(th[name], check)
-        is_train_copy = copies(th[name], train_th) if side == HELDOUT else torch.zeros(len(files), dtype=torch.bool)
+        is_train_copy = copies(th[name], train_th if side == HELDOUT else kept_train)
         root = found[name]
         for d in (out / TRAIN / name, out / HELDOUT / name):
             if d.is_dir():
@@ -108,7 +111,7 @@ def main(argv=None) -> int:
                     if old.is_symlink():
                         old.unlink()
         kept = 0
-        for f, c, t in zip(files, is_check.tolist(), is_train_copy.tolist()):
+        for i, (f, c, t) in enumerate(zip(files, is_check.tolist(), is_train_copy.tolist())):
             rel = f.relative_to(root)
             why = ("checkset" if c or (name == "shared_photos" and f.stem in check_names)
                    else "copy_of_training" if t else "")
@@ -116,6 +119,8 @@ def main(argv=None) -> int:
             if not why:
                 link(f, out / side / name / rel)
                 kept += 1
+                if side == TRAIN:
+                    kept_train = torch.cat([kept_train, th[name][i:i + 1]])
         counts[name] = (side, kept, len(files))
     with open(out / "split.csv", "w", newline="") as fh:
         w = csv.writer(fh)
