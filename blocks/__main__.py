@@ -1,6 +1,7 @@
 """Make and list adversarial blocks.
 
-    python -m blocks make --target hog --area 0.05 --steps 1500 --photos ../shared/photos --out blocks/library/
+    python -m blocks make --target "king penguin" --minutes 10        # trains on data/photos/train (make photos)
+    python -m blocks make --target hog --area 0.10 --steps 1500 --photos DIR [DIR ...] --holdout tests/data/photos
     python -m blocks seed --target hog --area 0.05 --out /tmp/blocks     # the seed's one-step block
     python -m blocks list
     python -m blocks print hog --size-cm 8 --out hog.pdf   # a page to print and cut out (or hog.png, 300 dpi)
@@ -14,11 +15,11 @@ import torch
 
 from models import UserError, class_index, load_classifier, slug
 
-from .paste import EVAL_RANGES, TRAIN_RANGES
 from .library import LIBRARY, BlockInfo, list_blocks, load_block, save_block
 from .printing import PAPERS, print_block
 from .seed import seed_block
-from .train import block_area, block_side, train_block, training_photos
+from .make import MakeOptions, make_block
+from .train import block_area, block_side
 
 
 def main(argv=None) -> int:
@@ -29,33 +30,41 @@ def main(argv=None) -> int:
     for name in ("make", "seed"):
         p = sub.add_parser(name)
         p.add_argument("--target", required=True, help="ImageNet class name or index, e.g. hog, 'giant panda', 341")
-        p.add_argument("--area", type=float, default=0.05, help="fraction of the classifier input (default 0.05)")
+        p.add_argument("--area", type=float, default=0.10, help="fraction of the classifier input (default 0.10)")
         p.add_argument("--model", default="efficientnet_lite0")
         p.add_argument("--out", default=str(LIBRARY), help="output folder (default: the shipped library)")
         p.add_argument("--name", help="file name without .png (default: the target's name)")
         p.add_argument("--device", default="auto")
         if name == "make":
-            p.add_argument("--photos", required=True, nargs="+",
-                           help="folder(s) of training photos, subfolders included")
-            p.add_argument("--holdout", help="folder of photos to leave out of training (matched by file name)")
-            p.add_argument("--steps", type=int, default=1500)
-            p.add_argument("--batch", type=int, default=16)
-            p.add_argument("--lr", type=float, default=0.03)
+            p.add_argument("--photos", nargs="+", help="folder(s) of training photos, subfolders included "
+                           "(default: data/photos/train, fetched once by `make photos`)")
+            p.add_argument("--holdout", nargs="+", help="folder(s) of photos never to train on: matched by file name "
+                           "and by content (a resized or re-encoded copy under another name is left out too)")
+            p.add_argument("--check", help="held-out photos for the running check and the final figures "
+                           "(default: every 8th training photo, then not trained on)")
+            p.add_argument("--minutes", type=float, help="wall-clock budget for training (with or instead of --steps)")
+            p.add_argument("--steps", type=int, help="step budget (default 1500 when --minutes is not given)")
+            p.add_argument("--goal", type=float, help="stop once the held-out check reaches this share, e.g. 0.95")
+            p.add_argument("--check-every", type=int, default=50, help="steps between held-out checks")
+            p.add_argument("--batch", type=int, default=12)
+            p.add_argument("--lr", type=float, default=0.01)
             p.add_argument("--seed", type=int, default=0)
             p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
-            p.add_argument("--ranges", choices=["train", "eval"], default="train",
-                           help="random paste ranges: 'train' (a margin beyond the evaluation's) or 'eval'")
-            p.add_argument("--noise", type=float, default=0.02, help="camera noise std added in training")
+            p.add_argument("--placement", choices=["animal", "random"], default="animal",
+                           help="animal: where the app pastes (on the CAM box, jittered; --random-share of them "
+                                "anywhere); random: anywhere, rotated, scaled and dimmed")
+            p.add_argument("--random-share", type=float, default=0.25, help="share of random placements (animal)")
+            p.add_argument("--noise", type=float, default=0.01, help="camera noise std on the block's pixels")
             p.add_argument("--hard", type=float, default=0.0,
                            help="0..1: draw photos the block still fails on more often (hard-example mining)")
-            p.add_argument("--loss", choices=["ce", "margin"], default="ce",
-                           help="ce: cross-entropy toward the target; margin: lead of the target over the best "
-                                "other class, up to --kappa (spends steps on the pastes still lost)")
-            p.add_argument("--augment", choices=["full", "light", "none"], default="full",
-                           help="photo variation: full = crops, flips, colour, two-photo splits; light = whole "
-                                "photos, flips and colour; none = as they are")
+            p.add_argument("--loss", choices=["ce", "margin"], default="margin",
+                           help="margin: lead of the target over the best other class, up to --kappa (spends "
+                                "steps on the pastes still lost); ce: cross-entropy toward the target")
             p.add_argument("--kappa", type=float, default=2.0, help="margin wanted by --loss margin (logits)")
-            p.add_argument("--init", help="start from this block (library name or PNG) instead of the seed block")
+            p.add_argument("--init", help="start from this block (library name or PNG; resized to --area) "
+                           "instead of the seed block")
+            p.add_argument("--no-incremental", action="store_true",
+                           help="run the whole network on every pasted image (slower; same result)")
         else:
             p.add_argument("--lower-limit", type=float, default=-0.5)
     p = sub.add_parser("print", help="the block at its physical size: a PDF page to cut out or a 300-dpi PNG")
@@ -86,12 +95,14 @@ def run(args) -> int:
         return 0
     if not 0 < args.area <= 0.5:
         raise UserError(f"--area must be in (0, 0.5], got {args.area}")
+    if args.cmd == "make":
+        return make(args)
     target = class_index(args.target)
     model = load_classifier(args.model, args.device)
     side = block_side(args.area, model.input_size)
     area = block_area(side, model.input_size)
     name = args.name or slug(target)
-    if args.cmd == "seed":
+    if args.cmd == "seed":   # the only command left here
         sb = seed_block(model, target, side, lower_limit=args.lower_limit)
         info = BlockInfo(target, model.class_names[target], model.name, area, side, model.input_size,
                          method="seed", eps=sb.eps, train_success=float(sb.target_probs.max()))
@@ -99,33 +110,24 @@ def run(args) -> int:
               f"target prob {float(sb.target_probs.max()):.3f}")
         print(save_block(sb.block, info, args.out, name))
         return 0
-    if not 0 <= args.hard <= 1:
-        raise UserError(f"--hard must be in [0, 1], got {args.hard}")
+
+
+def make(args) -> int:
+    for flag, value, ok in (("--hard", args.hard, 0 <= args.hard <= 1),
+                            ("--random-share", args.random_share, 0 <= args.random_share <= 1),
+                            ("--minutes", args.minutes, args.minutes is None or args.minutes > 0),
+                            ("--steps", args.steps, args.steps is None or args.steps > 0),
+                            ("--goal", args.goal, args.goal is None or 0 < args.goal <= 1)):
+        if not ok:
+            raise UserError(f"{flag} out of range: {value}")
     if args.threads:
         torch.set_num_threads(args.threads)
-    photos, _, files = training_photos(args.photos, args.holdout, model.input_size)
-    print(f"training a {side}×{side} block (area {area:.4f}) toward {model.class_names[target]!r} "
-          f"on {len(files)} photos, {args.steps} steps of {args.batch}, seed {args.seed}")
-    init, prior_steps, prior_seconds = None, 0, 0.0
-    if args.init:
-        start = load_block(args.init, model.name)
-        if start.info.side != side:
-            raise UserError(f"--init block {start.path} is {start.info.side} px, this block is {side} px")
-        init = start.image
-        prior_steps, prior_seconds = start.info.steps, start.info.seconds or 0.0
-    ranges = TRAIN_RANGES if args.ranges == "train" else EVAL_RANGES
-
-    def save(steps: int, block: torch.Tensor, success: float, seconds: float):
-        info = BlockInfo(target, model.class_names[target], model.name, area, side, model.input_size,
-                         steps=prior_steps + steps, seed=args.seed, train_success=round(success, 4),
-                         seconds=round(prior_seconds + seconds, 1), photos=files)
-        return save_block(block, info, args.out, name)
-
-    res = train_block(model, photos, target, area, steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
-                      init=init, ranges=ranges, noise=args.noise, checkpoint=save, hard=args.hard, loss=args.loss,
-                      kappa=args.kappa, augment=args.augment)
-    print(f"done in {res.seconds:.0f}s, training success {res.success:.1%}")
-    print(save(args.steps, res.block, res.success, res.seconds))
+    opts = MakeOptions(args.target, args.area, args.model, args.out, args.name, args.device, args.photos,
+                       args.holdout, args.check, args.steps or (None if args.minutes else 1500), args.minutes,
+                       args.batch, args.lr, args.seed, args.placement, args.random_share, args.loss, args.kappa,
+                       args.noise, args.hard, args.init, args.goal, args.check_every, not args.no_incremental)
+    png, _ = make_block(opts)
+    print(png)
     return 0
 
 

@@ -32,6 +32,8 @@ class BlockInfo:
     method: str = "eot"         # "eot" or "seed" (one-step, eps sweep)
     eps: float | None = None    # for seed blocks
     photos: list[str] = field(default_factory=list)
+    placement: str = "random"   # how it was trained: "animal" (where the app pastes it) or "random"
+    figures: dict = field(default_factory=dict)   # its success on held-out photos, as measured when made
     format: int = FORMAT
 
 

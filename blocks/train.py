@@ -1,58 +1,61 @@
-"""Robust block training by Expectation over Transformation (EOT).
+"""Robust block training: the EOT patch attack (`blocks.attacks.eot`) driven over photos as the app sees them.
 
-Optimise a square block so that, pasted on photos at random position, rotation, scale and brightness
-(the very :func:`blocks.paste.paste` the live app uses), the classifier says the target. Starts from the
-seed's one-step block; Adam with a cosine schedule; photos are also randomly cropped and flipped, and
-camera noise is added, so the block learns to work on backgrounds it has never seen.
+Each step draws a batch of training photos, moves each like a hand-held camera (zoom, pan, roll, mirror;
+`blocks.placement`), jitters its colour, and pastes the block where the app would — centred on the photo's
+CAM box, jittered — or, for a share of the batch, anywhere at random rotation, scale and brightness (so the
+block still works when the box is off). Adam on the block's pixels with a cosine schedule over the step or
+wall-clock budget; hard-photo mining; a held-out check every few steps keeps the best block and stops early
+at a goal; checkpoints for long runs.
 """
 from __future__ import annotations
 
 import math
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
-from models import UserError, load_photos
-
-from .paste import TRAIN_RANGES, PasteRanges, paste, sample_params
+from .attacks.eot import EOTPatch
+from .paste import TRAIN_RANGES, PasteParams, PasteRanges, sample_params
+from .photos import jitter_colour
+from .placement import CameraRanges, animal_params, cam_boxes, camera, sample_camera, view_boxes
 from .seed import seed_block
+
+TRAIN_CAMERA = CameraRanges(zoom=(1.0, 1.25), roll=8.0, flip=True)     # a margin beyond the app's motion
 
 
 @dataclass
 class TrainResult:
-    block: torch.Tensor                 # 3×s×s RGB [0,1]
-    success: float                      # targeted success over the last 10% of steps
+    block: torch.Tensor                 # 3×s×s RGB [0,1]: the best block (by the check, else the last)
+    success: float                      # targeted success over the last 10% of steps (training batches)
     seconds: float
+    steps: int
+    check: float | None = None          # the best held-out check, when there was one
+    stopped: str = "steps"              # steps | minutes | goal | interrupted
     history: list[dict] = field(default_factory=list)
 
 
-def training_photos(folders: list[str], holdout: str | None, size: int
-                    ) -> tuple[torch.Tensor, list[Path], list[str]]:
-    """Training photos from one or more folders (subfolders included), minus the held-out photos: those
-    with a held-out file's name, and any near-copy of one under another name (same 16×16 thumbnail).
-    Returns (N×3×S×S photos, their files, their names as recorded in a block's JSON: "FOLDER/relative/path")."""
-    photos, files = [], []
-    for folder in folders:
-        x, f = load_photos(folder, size, recursive=True)
-        photos.append(x)
-        files += [(Path(folder), p) for p in f]
-    photos = torch.cat(photos)
-    if holdout:
-        held, held_files = load_photos(holdout, size)
-        names = {p.stem for p in held_files}
-        thumb = lambda x: F.adaptive_avg_pool2d(x.mean(1, keepdim=True), 16).flatten(1)   # noqa: E731
-        diff = torch.cdist(thumb(photos), thumb(held), p=1) / 256                      # mean |Δ| per cell
-        copies = (diff < 0.03).any(1)
-        keep = [i for i, (_, f) in enumerate(files) if f.stem not in names and not copies[i]]
-        if not keep:
-            raise UserError(f"every photo in {', '.join(folders)} is held out by {holdout}")
-        if len(keep) < len(files):
-            print(f"held out {len(files) - len(keep)} photos matching {holdout} by name or content")
-        photos, files = photos[keep], [files[i] for i in keep]
-    return photos, [f for _, f in files], [f"{root.name}/{f.relative_to(root)}" for root, f in files]
+@dataclass
+class Budget:
+    """Steps and/or wall-clock minutes; `progress` (0..1) drives the learning-rate schedule."""
+    steps: int | None = None
+    minutes: float | None = None
+    start: float = field(default_factory=time.time)
+
+    def elapsed(self) -> float:
+        return time.time() - self.start
+
+    def progress(self, step: int) -> float:
+        parts = [step / self.steps] if self.steps else []
+        parts += [self.elapsed() / (60 * self.minutes)] if self.minutes else []
+        return min(1.0, max(parts))
+
+    def done(self, step: int) -> str | None:
+        if self.steps and step >= self.steps:
+            return "steps"
+        if self.minutes and self.elapsed() >= 60 * self.minutes:
+            return "minutes"
+        return None
 
 
 def block_side(area: float, input_size: int) -> int:
@@ -65,121 +68,126 @@ def block_area(side: int, input_size: int) -> float:
     return (side / input_size) ** 2
 
 
-def augment_photos(photos: torch.Tensor, generator: torch.Generator, mix: float = 0.5,
-                   min_crop: float = 0.6) -> torch.Tensor:
-    """Many backgrounds from few photos: a random crop (`min_crop`–100% of the side) resized back, a horizontal
-    flip, colour jitter (brightness, contrast, saturation ×0.7–1.3), and with probability `mix` a split at a
-    random line with another photo of the batch (a new scene made of two)."""
-    n, _, h, w = photos.shape
-
-    def u(lo, hi, size=(n,)):
-        return lo + (hi - lo) * torch.rand(size, generator=generator)
-    s = u(min_crop, 1.0)
-    ox, oy = (1 - s) * torch.rand(n, generator=generator), (1 - s) * torch.rand(n, generator=generator)
-    flip = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0)
-    theta = torch.zeros(n, 2, 3)
-    theta[:, 0, 0] = s * flip
-    theta[:, 1, 1] = s
-    theta[:, 0, 2] = 2 * ox + s - 1
-    theta[:, 1, 2] = 2 * oy + s - 1
-    grid = F.affine_grid(theta.to(photos), [n, 3, h, w], align_corners=False)
-    x = F.grid_sample(photos, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
-    grey = x.mean(dim=1, keepdim=True)
-    x = grey + (x - grey) * u(0.7, 1.3).view(n, 1, 1, 1).to(x)                     # saturation
-    mean = x.mean(dim=(1, 2, 3), keepdim=True)
-    x = mean + (x - mean) * u(0.7, 1.3).view(n, 1, 1, 1).to(x)                     # contrast
-    x = (x * u(0.7, 1.3).view(n, 1, 1, 1).to(x)).clamp(0, 1)                         # brightness
-    if mix > 0 and n > 1:
-        other = x[torch.randperm(n, generator=generator)]
-        ys, xs = torch.meshgrid(torch.linspace(0, 1, h), torch.linspace(0, 1, w), indexing="ij")
-        vertical = (torch.rand(n, generator=generator) < 0.5).view(n, 1, 1)
-        cut = u(0.3, 0.7).view(n, 1, 1)
-        side = torch.where(vertical, xs[None] < cut, ys[None] < cut)
-        use = (torch.rand(n, generator=generator) < mix).view(n, 1, 1) & side
-        x = torch.where(use[:, None].to(x.device), other, x)
-    return x
+def resize_block(block: torch.Tensor, side: int) -> torch.Tensor:
+    """A block at another size (bilinear): a start for a block of another area."""
+    if block.shape[-1] == side:
+        return block
+    return torch.nn.functional.interpolate(block[None], size=(side, side), mode="bilinear", align_corners=False,
+                                           antialias=True)[0].clamp(0, 1)
 
 
-# How much to vary the training photos. "full" makes many scenes from few photos, but its half-and-half splits
-# and close crops are easier than a whole photo with one big animal (the shipped hog block wins 93% of its
-# training batches and 81% of its own photos under the evaluation's protocol); "light" keeps whole photos
-# (flip, colour jitter, crops of 90–100%); "none" uses the photos as they are.
-AUGMENTS = {"full": {"mix": 0.5, "min_crop": 0.6}, "light": {"mix": 0.0, "min_crop": 0.9}, "none": None}
+class Batches:
+    """Draws training batches: photo indices (uniform or hard-mined), camera views, paste placements."""
+
+    def __init__(self, model, photos: torch.Tensor, area: float, generator: torch.Generator,
+                 camera_ranges: CameraRanges = TRAIN_CAMERA, random_share: float = 0.25,
+                 ranges: PasteRanges = TRAIN_RANGES, colour: float = 0.2, hard: float = 0.0):
+        self.photos, self.area, self.gen = photos, area, generator
+        self.camera, self.random_share, self.ranges, self.colour, self.hard = camera_ranges, random_share, ranges, colour, hard
+        self.boxes = cam_boxes(model, photos)[0] if random_share < 1 else None
+        self.won = torch.full((len(photos),), 0.5)            # running success per photo (hard mining)
+
+    def draw(self, n: int) -> tuple[torch.Tensor, torch.Tensor, PasteParams]:
+        g = self.gen
+        if self.hard > 0:
+            idx = torch.multinomial(1 - self.hard + self.hard * (1 - self.won), n, replacement=True, generator=g)
+        else:
+            idx = torch.randint(len(self.photos), (n,), generator=g)
+        cam = sample_camera(n, self.camera, g)
+        views = camera(self.photos[idx], cam)
+        if self.colour > 0:
+            views = jitter_colour(views, g, self.colour)
+        if self.boxes is None:
+            return idx, views, sample_params(n, self.area, self.ranges, g)
+        params = animal_params(view_boxes(self.boxes[idx], cam), self.area, g, scale=(0.9, 1.1),
+                               random_share=self.random_share, ranges=self.ranges)
+        return idx, views, params
+
+    def record(self, idx: torch.Tensor, hits: torch.Tensor) -> None:
+        self.won[idx] = 0.7 * self.won[idx] + 0.3 * hits
 
 
-def margin_loss(logits: torch.Tensor, labels: torch.Tensor, kappa: float) -> torch.Tensor:
-    """Mean of max(best other logit − target logit + kappa, 0): zero once the target leads by kappa."""
-    target = logits.gather(1, labels[:, None])[:, 0]
-    other = logits.scatter(1, labels[:, None], float("-inf")).amax(1)
-    return (other - target + kappa).clamp(min=0).mean()
-
-
-LOSSES = {"ce": lambda logits, labels, kappa: F.cross_entropy(logits, labels), "margin": margin_loss}
-
-
-def train_block(model, photos: torch.Tensor, target: int, area: float, steps: int = 1000, batch: int = 16,
-                lr: float = 0.03, seed: int = 0, ranges: PasteRanges = TRAIN_RANGES, noise: float = 0.02,
-                init: torch.Tensor | None = None, log=print, log_every: int = 25,
-                checkpoint=None, checkpoint_every: int = 250, hard: float = 0.0, loss: str = "ce",
-                kappa: float = 2.0, augment: str = "full") -> TrainResult:
-    """Train a block of `area` (fraction of the classifier input) toward class `target` on `photos` (N×3×S×S).
-
-    `checkpoint(step, block, success, seconds)` is called every `checkpoint_every` steps (a long run
-    stopped early keeps its latest block).
-
-    `hard` > 0 mines hard photos: each photo keeps a running success rate, and photos are drawn with weight
-    `1 - hard + hard * (1 - success)`, so the steps go where the block still fails (a clear animal that
-    out-votes it, say) instead of the many photos it already wins.
-
-    `loss` is "ce" (cross-entropy toward the target) or "margin": the Carlini–Wagner margin
-    `max(max_other_logit - target_logit + kappa, 0)`, which stops pushing once the target leads by `kappa`
-    and so spends the step on the pastes the block still loses."""
-    if loss not in LOSSES:
-        raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
-    if augment not in AUGMENTS:
-        raise ValueError(f"augment must be one of {sorted(AUGMENTS)}, got {augment!r}")
+def train_block(model, photos: torch.Tensor, target: int, area: float, steps: int | None = 1000,
+                minutes: float | None = None, batch: int = 12, lr: float = 0.01, seed: int = 0,
+                init: torch.Tensor | None = None, loss: str = "margin", kappa: float = 2.0, noise: float = 0.01,
+                batches: dict | None = None, check=None, check_every: int = 50, goal: float | None = None,
+                checkpoint=None, checkpoint_every: int = 250, log=print, log_every: int = 25,
+                incremental: bool = True) -> TrainResult:
+    """Train a block of `area` (fraction of the classifier input) toward class `target` on `photos`
+    (N×3×S×S) for `steps` and/or `minutes`. `batches`: options of :class:`Batches` (placement, camera,
+    colour, hard mining). `check(block) -> success` on held-out photos runs every `check_every` steps: the
+    best-checked block is kept and training stops once it reaches `goal`. `checkpoint(step, block, success,
+    seconds)` is called every `checkpoint_every` steps. Ctrl-C ends training with the best block so far."""
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    device = next(model.parameters()).device
     model = model.to(memory_format=torch.channels_last)
     side = block_side(area, model.input_size)
-    true_area = block_area(side, model.input_size)
-    if init is None:
-        init = seed_block(model, target, side).block
-    block = init.detach().clone().to(device).requires_grad_(True)
-    opt = torch.optim.Adam([block], lr=lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * i / steps)))
-    labels = torch.full((batch,), target, dtype=torch.long, device=device)
-    hits, history, t0 = [], [], time.time()
-    won = torch.full((len(photos),), 0.5)                   # running success per photo (hard mining)
-    for step in range(1, steps + 1):
-        if hard > 0:
-            idx = torch.multinomial(1 - hard + hard * (1 - won), batch, replacement=True, generator=gen)
-        else:
-            idx = torch.randint(len(photos), (batch,), generator=gen)
-        bg = photos[idx] if AUGMENTS[augment] is None else augment_photos(photos[idx], gen, **AUGMENTS[augment])
-        bg = bg.to(device)
-        params = sample_params(batch, true_area, ranges, gen)
-        x = paste(bg, block, params)
-        x = (x + noise * torch.randn(x.shape, generator=gen).to(device)).clamp(0, 1)
-        logits = model(x.contiguous(memory_format=torch.channels_last))
-        value = LOSSES[loss](logits, labels, kappa)
-        opt.zero_grad(set_to_none=True)
-        value.backward()
-        opt.step()
-        sched.step()
-        with torch.no_grad():
-            block.clamp_(0, 1)
-        ok = (logits.argmax(1) == target).float().cpu()
-        hits.append(float(ok.mean()))
-        won[idx] = 0.7 * won[idx] + 0.3 * ok
-        if step % log_every == 0 or step == steps:
-            recent = sum(hits[-log_every:]) / len(hits[-log_every:])
-            history.append({"step": step, "loss": round(value.item(), 4), "success": round(recent, 4)})
-            log(f"step {step:5d}/{steps}  loss {value.item():.3f}  success(last {log_every}) {recent:6.1%}  "
-                f"lr {sched.get_last_lr()[0]:.4f}  {time.time() - t0:6.0f}s")
-        if checkpoint is not None and step % checkpoint_every == 0 and step < steps:
-            tail = hits[-max(1, checkpoint_every // 2):]
-            checkpoint(step, block.detach().cpu().clone(), sum(tail) / len(tail), time.time() - t0)
-    tail = hits[-max(1, steps // 10):]
-    return TrainResult(block.detach().cpu(), sum(tail) / len(tail), time.time() - t0, history)
+    start = seed_block(model, target, side).block if init is None else resize_block(init, side)
+    attack = EOTPatch(model, target, start, lr=lr, loss=loss, kappa=kappa, noise=noise, incremental=incremental)
+    draw = Batches(model, photos, block_area(side, model.input_size), gen, **(batches or {}))
+    budget = Budget(steps, minutes)
+    run = Progress(budget, log, log_every)
+    best = (-1.0, attack.block.detach().cpu().clone())
+    step, stopped = 0, None
+    try:
+        while stopped is None:
+            step += 1
+            for group in attack.opt.param_groups:
+                group["lr"] = lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * budget.progress(step - 1))))
+            idx, views, params = draw.draw(batch)
+            value, hits = attack.step(views, params, gen)
+            draw.record(idx, hits)
+            run.update(step, value, float(hits.mean()))
+            if check is not None and (step % check_every == 0):
+                score = check(attack.block.detach().cpu())
+                run.checked(step, score)
+                if score > best[0]:
+                    best = (score, attack.block.detach().cpu().clone())
+                if goal is not None and score >= goal:
+                    stopped = "goal"
+            if checkpoint is not None and step % checkpoint_every == 0:
+                checkpoint(step, best[1] if check else attack.block.detach().cpu().clone(), run.recent(), budget.elapsed())
+            stopped = stopped or budget.done(step)
+    except KeyboardInterrupt:
+        stopped = "interrupted"
+    final = attack.block.detach().cpu().clone()
+    if check is not None and stopped != "goal" and step % check_every:
+        score = check(final)
+        run.checked(step, score)
+        best = max(best, (score, final), key=lambda b: b[0])
+    block = best[1] if check is not None else final
+    return TrainResult(block, run.recent(max(1, step // 10)), budget.elapsed(), step,
+                       best[0] if check is not None else None, stopped, run.history)
+
+
+class Progress:
+    """Running success, a progress bar with ETA, the best held-out check; one line every `every` steps."""
+
+    def __init__(self, budget: Budget, log, every: int):
+        self.budget, self.log, self.every = budget, log, every
+        self.hits: list[float] = []
+        self.history: list[dict] = []
+        self.best: float | None = None
+
+    def recent(self, n: int | None = None) -> float:
+        tail = self.hits[-(n or self.every):]
+        return sum(tail) / max(1, len(tail))
+
+    def checked(self, step: int, score: float) -> None:
+        self.best = score if self.best is None else max(self.best, score)
+        self.history.append({"step": step, "seconds": round(self.budget.elapsed(), 1), "check": round(score, 4)})
+        self.log(f"step {step:5d}  held-out check {score:6.1%}  best {self.best:6.1%}")
+
+    def update(self, step: int, loss: float, success: float) -> None:
+        self.hits.append(success)
+        if step % self.every:
+            return
+        done = self.budget.progress(step)
+        secs = self.budget.elapsed()
+        eta = secs / done - secs if done > 0 else float("nan")
+        bar = "#" * int(20 * done) + "-" * (20 - int(20 * done))
+        best = f"  best check {self.best:5.1%}" if self.best is not None else ""
+        self.history.append({"step": step, "seconds": round(secs, 1), "loss": round(loss, 4),
+                             "success": round(self.recent(), 4)})
+        self.log(f"[{bar}] step {step:5d}  {secs / step:4.2f}s/step  ETA {eta:5.0f}s  loss {loss:6.3f}  "
+                 f"success {self.recent():6.1%}{best}")

@@ -45,7 +45,7 @@ SPLIT = {
     "kphotoalbum_demo": HELDOUT, "dlib_examples": HELDOUT, "mate_backgrounds_nature": HELDOUT,
     "plasma_avatars": HELDOUT, "pypi_gradio": HELDOUT,
 }
-COPY_DIFF = 0.03        # as blocks.train.training_photos
+COPY_DIFF = 0.03        # as blocks.photos.COPY_DIFF
 
 
 def thumbs(x: torch.Tensor) -> torch.Tensor:

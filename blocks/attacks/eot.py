@@ -1,0 +1,109 @@
+"""EOT patch attack: a block (patch) optimised so that, pasted by `blocks.paste.paste` at random placements,
+the classifier says the target — Expectation over Transformation (Athalye et al.), a universal patch
+(Brown et al.). Like the other attacks it is targeted by a label; unlike them it optimises one small
+image shared by every picture rather than each picture.
+
+One step: paste the block on a batch of views, classify, Adam on the block's pixels. The pasted images
+differ from their views only around the block, and the classifier's front half is local (see
+`models.incremental`), so the views' front features are computed once without gradient and only a crop
+around each block is run through the front with gradient; the back half runs on the spliced features.
+Same logits as a full pass (float rounding aside), and the front's backward pass shrinks to the crops.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..paste import PasteParams, paste
+from ..placement import pixel_boxes
+from .base import Attack, as_labels
+
+
+def margin_loss(logits: torch.Tensor, labels: torch.Tensor, kappa: float) -> torch.Tensor:
+    """Mean of max(best other logit − target logit + kappa, 0): zero once the target leads by kappa."""
+    target = logits.gather(1, labels[:, None])[:, 0]
+    other = logits.scatter(1, labels[:, None], float("-inf")).amax(1)
+    return (other - target + kappa).clamp(min=0).mean()
+
+
+LOSSES = {"ce": lambda logits, labels, kappa: F.cross_entropy(logits, labels), "margin": margin_loss}
+
+
+def crop_plan(boxes: torch.Tensor, size: int, window: tuple[int, int, int]) -> tuple[int, list, list]:
+    """For N changed pixel boxes (y0, y1, x0, x1) on size×size inputs: one crop side (a multiple of the
+    stride S) for all, each crop's (y, x) origin, and each image's feature cells (j0, j1, i0, i1) whose
+    input windows lie inside its crop (or meet the image edge, where the crop's padding is the image's)."""
+    s, lo, hi = window
+    cells = size // s
+    spans = []
+    for y0, y1, x0, x1 in boxes.tolist():
+        j0, j1 = max(0, -((hi - y0) // s)), min(cells, (y1 - 1 - lo) // s + 1)
+        i0, i1 = max(0, -((hi - x0) // s)), min(cells, (x1 - 1 - lo) // s + 1)
+        spans.append((j0, j1, i0, i1))
+    need = lambda c0, c1: (-(-(s * (c1 - 1) + hi + 1) // s) - (s * c0 + lo) // s) * s   # noqa: E731
+    side = min(size, max(max(need(j0, j1), need(i0, i1)) for j0, j1, i0, i1 in spans))
+    origins = []
+    for j0, j1, i0, i1 in spans:
+        y = min(max(0, (s * j0 + lo) // s * s), size - side)
+        x = min(max(0, (s * i0 + lo) // s * s), size - side)
+        origins.append((y, x))
+    return side, origins, spans
+
+
+def in_crop(p: PasteParams, origins: list, side: int, size: int) -> PasteParams:
+    """The same placements in crop coordinates (a side×side crop at each (y, x) origin of a size×size image)."""
+    o = torch.tensor(origins, dtype=p.center.dtype)[:, [1, 0]]
+    return PasteParams((p.center * size - o) / side, p.side * size / side, p.angle, p.brightness)
+
+
+class EOTPatch(Attack):
+    """attack(images, target) pastes the current block at `params_fn(images)`; `step(views, params)` improves
+    the block on a batch. `noise`: std of camera noise on the block's pixels, per image."""
+
+    def __init__(self, model, target: int, block: torch.Tensor, lr: float = 0.01, loss: str = "margin",
+                 kappa: float = 2.0, noise: float = 0.01, incremental: bool = True):
+        super().__init__(model)
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
+        self.target, self.loss, self.kappa, self.noise = target, LOSSES[loss], kappa, noise
+        self.incremental = incremental and hasattr(model, "front")
+        self.block = block.detach().clone().to(next(model.parameters()).device).requires_grad_(True)
+        self.opt = torch.optim.Adam([self.block], lr=lr)
+
+    def forward(self, images: torch.Tensor, labels: torch.Tensor, params: PasteParams | None = None) -> torch.Tensor:
+        if params is None:
+            raise ValueError("EOTPatch pastes at given placements: attack.forward(images, labels, params)")
+        return paste(images, self.block.detach(), params)
+
+    def logits(self, views: torch.Tensor, params: PasteParams, generator: torch.Generator | None = None):
+        """Logits of the views with the (noisy) block pasted, differentiable w.r.t. the block."""
+        n, size = views.shape[0], views.shape[-1]
+        blk = self.block.unsqueeze(0).expand(n, -1, -1, -1)
+        if self.noise > 0:
+            blk = blk + self.noise * torch.randn(blk.shape, generator=generator).to(blk)
+        if not self.incremental:
+            return self.model(paste(views, blk, params).contiguous(memory_format=torch.channels_last))
+        side, origins, spans = crop_plan(pixel_boxes(params, size), size, self.model.window)
+        with torch.no_grad():
+            clean = self.model.front(views.contiguous(memory_format=torch.channels_last))
+        crops = torch.stack([views[i, :, y:y + side, x:x + side] for i, (y, x) in enumerate(origins)])
+        part = self.model.front(paste(crops, blk, in_crop(params, origins, side, size))
+                                .contiguous(memory_format=torch.channels_last))
+        s = self.model.window[0]
+        feats = clean.clone()
+        for i, ((y, x), (j0, j1, i0, i1)) in enumerate(zip(origins, spans)):
+            feats[i, :, j0:j1, i0:i1] = part[i, :, j0 - y // s:j1 - y // s, i0 - x // s:i1 - x // s]
+        return self.model.back(feats)[0]
+
+    def step(self, views: torch.Tensor, params: PasteParams, generator: torch.Generator | None = None
+             ) -> tuple[float, torch.Tensor]:
+        """One Adam step on a batch; returns (loss, per-image hit: the top-1 was the target)."""
+        logits = self.logits(views, params, generator)
+        labels = as_labels(self.target, views)
+        value = self.loss(logits, labels, self.kappa)
+        self.opt.zero_grad(set_to_none=True)
+        value.backward()
+        self.opt.step()
+        with torch.no_grad():
+            self.block.clamp_(0, 1)
+        return float(value.detach()), (logits.argmax(1) == labels).float().cpu()

@@ -1,0 +1,109 @@
+"""How fast a new block is made: seconds per training step, and success vs minutes for a few targets.
+
+    python scripts/bench_make.py --targets "tabby cat,goldfish,king penguin" --minutes 10 [--goal 0.9] [--json]
+    python scripts/bench_make.py --step-only            # seconds per step: incremental vs whole-network pass
+
+Per target: `blocks make` with a wall-clock budget (trains on data/photos/train or --photos, held-out check
+from the training sources), then the final block judged on --heldout (photos from sources never trained on)
+in both placements. Prints seconds per step, steps done, minutes to reach the goal on the running check (or
+not), the check curve, and the final held-out figures. `--out` keeps the blocks (default: a temporary folder).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from blocks import load_block  # noqa: E402
+from blocks.attacks.eot import EOTPatch  # noqa: E402
+from blocks.make import DATA, MakeOptions, judge, make_block  # noqa: E402
+from blocks.paste import PasteRanges, sample_params  # noqa: E402
+from blocks.placement import HANDHELD, animal_params, cam_boxes, camera, sample_camera, view_boxes  # noqa: E402
+from models import UserError, load_classifier, load_photos  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def step_seconds(model, photos: torch.Tensor, batch: int, area: float, repeats: int = 6) -> dict:
+    """Median seconds of one EOT step (batch, placement as in training) with and without the crop-only front."""
+    gen = torch.Generator().manual_seed(0)
+    model = model.to(memory_format=torch.channels_last)
+    boxes = cam_boxes(model, photos)[0]
+    out = {}
+    for name, incremental, placement in (("incremental_animal", True, "animal"), ("full_animal", False, "animal"),
+                                         ("incremental_random", True, "random"), ("full_random", False, "random")):
+        att = EOTPatch(model, 341, torch.rand(3, 70, 70), incremental=incremental)
+        times = []
+        for _ in range(repeats + 1):
+            idx = torch.randint(len(photos), (batch,), generator=gen)
+            cam = sample_camera(batch, HANDHELD, gen)
+            views = camera(photos[idx], cam)
+            params = (animal_params(view_boxes(boxes[idx], cam), area, gen) if placement == "animal"
+                      else sample_params(batch, area, PasteRanges(), gen))
+            t = time.perf_counter()
+            att.step(views, params, gen)
+            times.append(time.perf_counter() - t)
+        out[name] = round(sorted(times[1:])[repeats // 2], 3)
+    return out
+
+
+def bench_target(target: str, args, heldout: torch.Tensor, out_dir: str) -> dict:
+    opts = MakeOptions(target, area=args.area, out=out_dir, minutes=args.minutes, goal=args.goal,
+                       photos=args.photos, holdout=[str(ROOT / "tests" / "data" / "photos"), args.heldout],
+                       batch=args.batch, seed=args.seed)
+    t0 = time.time()
+    png, figures = make_block(opts, log=(lambda m: None) if args.json else print)
+    block = load_block(str(png))
+    hist = block.info
+    model = load_classifier(hist.model, "auto")
+    final = judge(model, heldout, block.image, hist.target, hist.area, trials=args.trials)
+    return {"target": hist.target_name, "minutes": round((time.time() - t0) / 60, 2), "steps": hist.steps,
+            "seconds_per_step": round(hist.seconds / max(1, hist.steps), 3), "stopped": figures["stopped"],
+            "check": {k: figures[k] for k in ("animal", "random", "photos")},
+            "minutes_to_goal": figures.get("minutes_to_goal"), "curve": figures.get("curve", []),
+            "heldout": final, "block": str(png)}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--targets", default="tabby cat,goldfish,king penguin")
+    ap.add_argument("--minutes", type=float, default=10.0)
+    ap.add_argument("--goal", type=float, default=0.9, help="stop at this held-out check success")
+    ap.add_argument("--area", type=float, default=0.10)
+    ap.add_argument("--batch", type=int, default=12)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--trials", type=int, default=10)
+    ap.add_argument("--photos", nargs="+", help="training photos (default data/photos/train)")
+    ap.add_argument("--heldout", default=str(DATA / "heldout_animals"),
+                    help="photos from sources never trained on, for the final figures")
+    ap.add_argument("--out", help="keep the blocks here (default: a temporary folder)")
+    ap.add_argument("--step-only", action="store_true", help="only time one training step, both ways")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    try:
+        model = load_classifier("efficientnet_lite0", "auto")
+        if args.step_only:
+            photos, _ = load_photos(ROOT / "tests" / "data" / "photos", model.input_size)
+            res = {"batch": args.batch, "threads": torch.get_num_threads(),
+                   "seconds_per_step": step_seconds(model, photos, args.batch, args.area)}
+        else:
+            heldout, _ = load_photos(args.heldout, model.input_size, recursive=True)
+            with tempfile.TemporaryDirectory() as tmp:
+                res = {"targets": [bench_target(t.strip(), args, heldout, args.out or tmp)
+                                   for t in args.targets.split(",") if t.strip()]}
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(res, indent=None if args.json else 2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
