@@ -1,5 +1,8 @@
 """Tests for blocks.physical: a printed block seen by a camera, in simulation."""
 import dataclasses
+import json
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -9,7 +12,7 @@ import torch
 from blocks import load_block
 from blocks.paste import paste, sample_params
 from blocks.physical import camera, paste_physical, physical, printed, sample_physical
-from conftest import PHOTOS
+from conftest import PHOTOS, ROOT
 
 
 def _gen(seed=0):
@@ -86,3 +89,13 @@ def test_camera_blur_and_noise():
     assert (blurred.mean() - x.mean()).abs() < 1e-3
     noisy = camera(x, _only(noise=[0.02]))
     assert abs(float((noisy - x).std()) - 0.02) < 0.002
+
+
+def test_eval_physical_script_reports_each_setting():
+    """scripts/eval_physical.py runs and reports targeted success with and without the physical transform."""
+    out = subprocess.run([sys.executable, "scripts/eval_physical.py", "--block", "hog", "--trials", "1", "--strength",
+                          "1", "--json"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    rows = {r["setting"]: r for r in json.loads(out.stdout)}
+    assert set(rows) == {"no physical", "physical 1"}
+    assert all(0 <= r["targeted"] <= 1 and 0 <= r["p_target"] <= 1 for r in rows.values())
