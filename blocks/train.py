@@ -189,5 +189,5 @@ class Progress:
         best = f"  best check {self.best:5.1%}" if self.best is not None else ""
         self.history.append({"step": step, "seconds": round(secs, 1), "loss": round(loss, 4),
                              "success": round(self.recent(), 4)})
-        self.log(f"[{bar}] step {step:5d}  {secs / step:4.2f}s/step  ETA {eta:5.0f}s  loss {loss:6.3f}  "
+        self.log(f"[{bar}] {done:4.0%} step {step:5d}  {secs / step:4.2f}s/step  ETA {eta:5.0f}s  loss {loss:6.3f}  "
                  f"success {self.recent():6.1%}{best}")
