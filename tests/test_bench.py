@@ -29,8 +29,9 @@ def test_bench_json():
     lo, hi = sorted(res["bare_inference_ms_before_after"])
     assert 0.5 * lo <= bare <= 2 * hi               # the median of all 80 runs, near those of its two halves
     assert 0 < res["latency_ms_p50"] <= res["latency_ms_p95"]
-    # fps counts the whole run (the first frames' start-up too) where frame_ms_p50 is a median: same order
-    assert 0.3 < res["fps"] * frame / 1e3 <= 1.5
+    # fps = frames ÷ the run's seconds, which hold every frame interval, so 1000/fps >= their mean >= half
+    # their median (no lower bound: slow first frames weigh on fps, not on the median; measured 0.29-0.80)
+    assert 0 < res["fps"] * frame / 1e3 <= 2
     assert 0 < res["run_first_frame_s"] <= res["first_frame_s"]                 # run() starts after the script
     assert 0 <= res["fooled"] <= 1
 
