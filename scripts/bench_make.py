@@ -56,7 +56,8 @@ def step_seconds(model, photos: torch.Tensor, batch: int, area: float, repeats: 
 
 def bench_target(target: str, args, heldout: torch.Tensor, out_dir: str) -> dict:
     opts = MakeOptions(target, area=args.area, out=out_dir, minutes=args.minutes, goal=args.goal,
-                       photos=args.photos, holdout=[str(ROOT / "tests" / "data" / "photos"), args.heldout],
+                       photos=args.photos, holdout=[str(ROOT / "tests" / "data" / "photos"), args.heldout,
+                                                    *(args.holdout or [])],
                        batch=args.batch, seed=args.seed)
     t0 = time.time()
     png, figures = make_block(opts, log=(lambda m: None) if args.json else print)
@@ -83,10 +84,14 @@ def main(argv=None) -> int:
     ap.add_argument("--photos", nargs="+", help="training photos (default data/photos/train)")
     ap.add_argument("--heldout", default=str(DATA / "heldout_animals"),
                     help="photos from sources never trained on, for the final figures")
+    ap.add_argument("--holdout", nargs="+", help="more folders never to train on (e.g. every held-out source)")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
     ap.add_argument("--out", help="keep the blocks here (default: a temporary folder)")
     ap.add_argument("--step-only", action="store_true", help="only time one training step, both ways")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     try:
         model = load_classifier("efficientnet_lite0", "auto")
         if args.step_only:
