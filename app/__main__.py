@@ -4,6 +4,7 @@
     python -m app --source sample --headless --max-frames 150 --record out/demo.gif --stats out/demo.jsonl
     python -m app --source clip.mp4 --block giant_panda --record out.mp4
     python -m app --kiosk --any-object              # a booth: fullscreen, big labels, the block on anything
+    python -m app --target "king penguin"           # no such block yet: made in the background, then switched to
 
 Settings come from config.yaml (or --config PATH); every flag below overrides its key there.
 
@@ -36,6 +37,8 @@ def parse_args(argv=None):
     ap.add_argument("--config", help="settings file (default: config.yaml)")
     ap.add_argument("--source", help="camera index, video file, image, folder, or 'sample'")
     ap.add_argument("--block", help="library block name or PNG path (its JSON beside it)")
+    ap.add_argument("--target", help="start on a block toward this ImageNet class; when the library has none, "
+                    "one is made in the background (block.make_minutes) and the app switches to it")
     ap.add_argument("--block-scale", type=float, help="block side × this (1.0 = its trained area)")
     ap.add_argument("--no-block", action="store_true", help="start with the block off")
     ap.add_argument("--model", help="classifier name")
@@ -69,7 +72,7 @@ def settings_from(args):
     from .config import load_settings, override
     settings = load_settings(args.config)
     return override(settings, {
-        "source": args.source, "block.name": args.block, "block.scale": args.block_scale,
+        "source": args.source, "block.name": args.block, "block.target": args.target, "block.scale": args.block_scale,
         "block.enabled": False if args.no_block else None, "model": args.model, "weights": args.weights,
         "device": args.device, "backend": args.backend, "localize.method": args.localize,
         "localize.confidence": args.confidence, "localize.classes": "any" if args.any_object else None,

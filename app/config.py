@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from models import UserError
+from models import UserError, class_index
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"
 
@@ -23,6 +23,12 @@ class BlockSettings:
     cycle: tuple[str, ...] = ()            # blocks that n/p step through (empty: the whole library)
     scale: float = 1.0                     # block side × this (1.0 = the area it was trained for)
     enabled: bool = True                   # start with the block on (space toggles)
+    library: str | None = None             # the folder of library blocks (None: blocks/library)
+    target: str | None = None              # start on a block toward this class (--target), made if there is none
+    make: tuple[str, ...] = ()             # classes to make blocks for in the background when the library has none
+    make_minutes: float = 10.0             # wall-clock budget of each background block
+    make_goal: float = 0.95                # ... which stops early once its held-out check reaches this
+    make_photos: str | None = None         # its training photos (None: blocks make's default, data/photos/train)
 
 
 @dataclass(frozen=True)
@@ -103,7 +109,7 @@ RANGES = {  # key: (low, high), inclusive
     "localize.confidence": (0.0, 1.0), "localize.threshold": (0.05, 0.95), "localize.smoothing": (0.0, 0.95),
     "localize.hold_frames": (0, 10**6), "ui.pane_width": (0, 4096), "ui.fooled_window": (1, 10**5),
     "record.anim_max_frames": (2, 10**5), "record.anim_width": (0, 8192), "record.anim_fps": (1, 50),
-    "record.webp_quality": (1, 100),
+    "record.webp_quality": (1, 100), "block.make_minutes": (0.1, 1440), "block.make_goal": (0.01, 1.0),
     "ui.kiosk.attract_after_s": (0, 86400), "ui.kiosk.cycle_s": (0, 86400), "ui.kiosk.block_on_s": (0, 3600),
     "ui.kiosk.block_off_s": (0, 3600),
 }
@@ -175,6 +181,8 @@ def _build(cls, data, prefix: str, origin: str):
         raise UserError(f"{origin}: size {list(out['size'])} must be two sides in 16..8192")
     if cls is KioskSettings:
         _check_kiosk(out, prefix, origin)
+    if cls is BlockSettings:
+        _check_classes(out, prefix, origin)
     return cls(**out)
 
 
@@ -186,6 +194,17 @@ def _check_kiosk(out: dict, prefix: str, origin: str) -> None:
     if (out.get("block_on_s", 0) > 0) != (out.get("block_off_s", 0) > 0):
         raise UserError(f"{origin}: {prefix}block_on_s and {prefix}block_off_s make a rhythm: set both above 0, "
                         "or both to 0")
+
+
+def _check_classes(out: dict, prefix: str, origin: str) -> None:
+    """block.target and block.make name ImageNet classes (an unknown name: did you mean ...)."""
+    named = [("target", out.get("target"))] + [(f"make[{i}]", n) for i, n in enumerate(out.get("make", ()))]
+    for key, name in named:
+        try:
+            if name is not None:
+                class_index(name)
+        except UserError as exc:
+            raise UserError(f"{origin}: {prefix}{key}: {exc}") from None
 
 
 def load_settings(path: str | Path | None = None) -> Settings:

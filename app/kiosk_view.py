@@ -236,6 +236,6 @@ def render_kiosk(before: np.ndarray, after: np.ndarray, pred_before, pred_after,
         _draw_lost(canvas, (x0, y0, x1 - x0, y1 - y0), k.ref)
     if hud.show_help:
         draw_help(canvas[y0:y1, x0:x1])
-    _draw_header(canvas, k.header, hud, hud.message or notice)
+    _draw_header(canvas, k.header, hud, hud.message or notice or hud.making)
     _draw_strip(canvas, k.strip, text)
     return canvas

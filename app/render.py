@@ -43,6 +43,7 @@ class Hud:
     show_help: bool = False       # key help overlay
     message: str = ""             # transient one-line message at the bottom
     any_object: bool = False      # the block goes on any object: labels are not marked "(not an animal)"
+    making: str = ""              # a block being made in the background: "making king penguin 43%"
 
 
 KEYS = [(key.name, key.help) for key in keys.KEYS]   # the help overlay's rows
@@ -292,6 +293,8 @@ def _draw_header(canvas: np.ndarray, hud: Hud) -> None:
                          f"{hud.device}/{hud.backend}"])
     if hud.lost:
         status = "CAMERA LOST   " + status
+    if hud.making:
+        status = f"{hud.making}   {status}"
 
     avail = right - x0
     title = "chicken-saviour"

@@ -15,12 +15,14 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
 from blocks import list_blocks, load_block
+from blocks.library import LIBRARY
 from models import load_classifier
 from models.backend import make_backend
 
@@ -28,6 +30,7 @@ from .config import Settings
 from .frame import FrameResult, ms_since
 from .keys import press
 from .kiosk import KioskMode
+from .maker import Making
 from .pipeline import Pipeline
 from .render import Hud, render
 from .sinks import WINDOW, Callback, RecorderSink, Shown, StatsWriter, Summary, Window
@@ -40,11 +43,17 @@ class Stop(Exception):
 
 def load_blocks(settings: Settings, model_name: str):
     """The blocks n/p step through, the configured one first among them."""
-    names = list(settings.block.cycle) or list_blocks()
+    folder = library(settings)
+    names = list(settings.block.cycle) or list_blocks(folder)
     if settings.block.name not in names:
         names.insert(0, settings.block.name)
-    blocks = [load_block(n, model_name) for n in names]
+    blocks = [load_block(n, model_name, folder) for n in names]
     return blocks, names.index(settings.block.name)
+
+
+def library(settings: Settings):
+    """The folder of library blocks (block.library, else the shipped blocks/library)."""
+    return Path(settings.block.library) if settings.block.library else LIBRARY
 
 
 def make_pipeline(settings: Settings, backend=None) -> Pipeline:
@@ -83,6 +92,7 @@ class Loop:
         self.hud = Hud(target=None, device=backend.device, backend=backend.name,
                        any_object=settings.localize.classes == "any")
         self.kiosk = kiosk
+        self.making: Making | None = None          # blocks made in the background (block.target, block.make)
         self.fooled: collections.deque = collections.deque(maxlen=settings.ui.fooled_window)
         self.shown_at: collections.deque = collections.deque(maxlen=30)   # when the last frames were shown
         self.message_until = 0.0
@@ -174,6 +184,8 @@ class Loop:
             self.fooled.append(res.fooled)
         if self.kiosk is not None:
             self.kiosk.after_frame(self.pipeline, res)
+        if self.making is not None:
+            self.making.tick(self)
         self.hud.fooled = sum(self.fooled) / len(self.fooled) if self.fooled else None
         t = time.perf_counter()
         self.canvas, self.last = self.draw(frame, res), (frame, res)
@@ -210,6 +222,8 @@ class Loop:
             self.running = False
 
     def close(self) -> None:
+        if self.making is not None:
+            self.making.stop()
         for sink in self.sinks:
             sink.close()
         if self.kiosk is not None:
@@ -241,6 +255,9 @@ def run(settings: Settings, log=print, on_frame=None, backend=None, source=None)
         log(f"headless: no window; processing {source.name} until it ends (Ctrl-C stops and saves)")
     with _small_jobs_on_one_thread(pipeline.backend), _sigterm_stops():
         try:
+            if settings.block.target or settings.block.make:
+                loop.making = Making(settings.block, library(settings), pipeline, log)
+                loop.making.start()
             loop.play(source)
         except (KeyboardInterrupt, Stop):
             log("interrupted: closing outputs")
