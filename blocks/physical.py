@@ -4,10 +4,10 @@ differentiable apply (as in :mod:`blocks.paste`).
 Two stages, because print and camera act on different things:
 
 - :func:`printed` — on the block (N×3×s×s) before it is pasted: the printer's gamut (less saturation and
-  contrast, lifted blacks, ink/white-balance colour cast), the sheet's tilt (perspective: the block is
-  foreshortened and the scene shows around it) and uneven light on the sheet (a smooth gradient gain,
-  whites clipped). These belong to the sheet of paper alone: applying them to the whole photo would also
-  wash out the animal and change what the block has to beat.
+  contrast, lifted blacks, ink/white-balance colour cast), the sheet's tilt (perspective, up to ±25° about
+  each axis: the block is foreshortened to its projected size and the scene shows around it) and uneven
+  light on the sheet (a smooth gradient gain, whites clipped). These belong to the sheet of paper alone:
+  applying them to the whole photo would also wash out the animal and change what the block has to beat.
 - :func:`camera` — on the whole image (N×3×H×W) after pasting: defocus blur, sensor noise and JPEG
   (8×8 DCT in YCbCr, 4:2:0 chroma, quantised with a straight-through rounding: the forward pass is a real
   JPEG round trip of the image, the gradient passes as if it were not rounded).
@@ -39,6 +39,8 @@ BLUR = (0.0, 1.2)               # defocus, Gaussian sigma in pixels of the class
 NOISE = (0.005, 0.03)           # sensor noise std
 JPEG_QUALITY = (50, 95)
 _DISTANCE = 4.0                 # camera distance in half-sides of the block (perspective strength)
+SHEET_MARGIN = 1.25             # paste_physical draws the tilted sheet on a canvas this much wider than the
+                                # block, so its near edge (magnified by perspective) is not cut off
 _LUMA = (0.299, 0.587, 0.114)
 
 
@@ -91,8 +93,9 @@ def _gamut(x: torch.Tensor, p: PhysicalParams) -> torch.Tensor:
     return _col(p.black, x) + (_col(p.white, x) - _col(p.black, x)) * x.clamp(0, 1)
 
 
-def _tilt_grid(p: PhysicalParams, hgt: int, wid: int, device, dtype) -> torch.Tensor:
-    """Sampling grid (N×H×W×2) of the tilted sheet seen from the camera, scaled to fit its frame."""
+def _tilt_grid(p: PhysicalParams, hgt: int, wid: int, extent: float, device, dtype) -> torch.Tensor:
+    """Sampling grid (N×H×W×2) of the tilted sheet seen from the camera, on a canvas spanning ±`extent`
+    half-sides of the sheet; a sheet that would still reach beyond the canvas is scaled down to fit."""
     ax, ay = torch.deg2rad(p.tilt.to(device, dtype)).unbind(1)
     ca, sa, cb, sb = ax.cos(), ax.sin(), ay.cos(), ay.sin()
     zero, d = torch.zeros_like(ax), torch.full_like(ax, _DISTANCE)
@@ -102,10 +105,10 @@ def _tilt_grid(p: PhysicalParams, hgt: int, wid: int, device, dtype) -> torch.Te
     h = rot * torch.stack([d, d, torch.ones_like(d)], 1).view(-1, 3, 1)
     corners = torch.tensor([[-1, -1, 1], [1, -1, 1], [1, 1, 1], [-1, 1, 1]], device=device, dtype=dtype).T
     seen = h @ corners
-    reach = (seen[:, :2] / seen[:, 2:]).abs().amax((1, 2)).clamp(min=1)
-    h = torch.diag_embed(torch.stack([1 / reach, 1 / reach, torch.ones_like(reach)], 1)) @ h
-    gy, gx = torch.meshgrid(*((torch.arange(k, device=device, dtype=dtype) * 2 + 1) / k - 1 for k in (hgt, wid)),
-                            indexing="ij")
+    shrink = extent / (seen[:, :2] / seen[:, 2:]).abs().amax((1, 2)).clamp(min=extent)
+    h = torch.diag_embed(torch.stack([shrink, shrink, torch.ones_like(shrink)], 1)) @ h
+    gy, gx = torch.meshgrid(*(((torch.arange(k, device=device, dtype=dtype) * 2 + 1) / k - 1) * extent
+                              for k in (hgt, wid)), indexing="ij")
     out = torch.stack([gx, gy, torch.ones_like(gx)], 0).reshape(3, -1)
     src = torch.linalg.inv(h) @ out                                                # image point -> sheet point
     return (src[:, :2] / src[:, 2:]).transpose(1, 2).reshape(-1, hgt, wid, 2)
@@ -121,13 +124,15 @@ def _light(x: torch.Tensor, p: PhysicalParams) -> torch.Tensor:
     return (x * gain.unsqueeze(1)).clamp(0, 1)
 
 
-def printed(blocks: torch.Tensor, params: PhysicalParams) -> tuple[torch.Tensor, torch.Tensor]:
-    """The printed, tilted, lit block (N×3×s×s, straight colour) and its coverage of its square (N×1×s×s:
-    0 where the tilted sheet leaves the scene visible). `blocks` is N×3×s×s or 3×s×s."""
+def printed(blocks: torch.Tensor, params: PhysicalParams, margin: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """The printed, tilted, lit block (straight colour) and its coverage (0 where the tilted sheet leaves the
+    scene visible), N×3 and N×1 × (s + 2·margin)², the block's s×s square in the middle. `blocks` is
+    N×3×s×s or 3×s×s."""
     if blocks.dim() == 3:
         blocks = blocks.unsqueeze(0).expand(len(params), -1, -1, -1)
     x = _gamut(blocks, params)
-    grid = _tilt_grid(params, *x.shape[-2:], x.device, x.dtype)
+    hgt, wid = x.shape[-2] + 2 * margin, x.shape[-1] + 2 * margin
+    grid = _tilt_grid(params, hgt, wid, wid / x.shape[-1], x.device, x.dtype)
     ones = torch.ones_like(x[:, :1])
     warped = F.grid_sample(torch.cat([x, ones], 1), grid, mode="bilinear", padding_mode="zeros",
                            align_corners=False)
@@ -204,8 +209,10 @@ def paste_physical(images: torch.Tensor, block: torch.Tensor, where: PasteParams
     """:func:`blocks.paste.paste` of a printed block, then the camera: what the classifier sees when the
     block is a print held in the scene. Differentiable w.r.t. the block and the images."""
     lit = (block if block.dim() == 4 else block.unsqueeze(0)) * _col(where.brightness, images)
-    sheet, alpha = printed(lit.clamp(0, 1), params)
-    flat = dataclasses.replace(where, brightness=torch.ones_like(where.brightness))
+    margin = math.ceil(lit.shape[-1] * (SHEET_MARGIN - 1) / 2)
+    sheet, alpha = printed(lit.clamp(0, 1), params, margin)
+    flat = dataclasses.replace(where, side=where.side * sheet.shape[-1] / lit.shape[-1],
+                               brightness=torch.ones_like(where.brightness))
     zeros = torch.zeros_like(images)
     cover = paste(zeros, alpha.expand(-1, 3, -1, -1), flat)[:, :1]
     return camera(images * (1 - cover) + paste(zeros, sheet * alpha, flat), params)

@@ -3,7 +3,7 @@ folder of photos with the block pasted as usual, and with it printed, tilted, un
 a blurry, noisy, JPEG-compressing camera, at each --strength; --ablate adds one row per effect alone.
 
     python scripts/eval_physical.py --block hog [giant_panda] [--photos tests/data/photos] [--trials 20]
-        [--strength 0.5 1.0] [--ablate] [--json]
+        [--strength 0.5 1.0] [--ablate [tilt ...]] [--json]
 
 The pastes are the evaluation's random protocol (blocks.evaluate: position fully inside, rotation ±20°,
 scale ×0.85–1.15, brightness ×0.8–1.2, seed 0) and the same for every row and block; the physical
@@ -52,14 +52,15 @@ def success(model, photos, clean, block, target: int, where: PasteParams, idx, p
     return {"targeted": hit / len(idx), "untargeted": moved / len(idx), "p_target": prob / len(idx)}
 
 
-def settings(n: int, strengths, ablate: bool, seed: int) -> dict[str, PhysicalParams]:
-    """Named physical parameters: none, each strength, and (ablate) each effect alone at strength 1."""
+def settings(n: int, strengths, ablate: list[str] | None, seed: int) -> dict[str, PhysicalParams]:
+    """Named physical parameters: none, each strength, and each effect in `ablate` (all if empty) alone at
+    strength 1."""
     draw = lambda s: sample_physical(n, s, torch.Generator().manual_seed(seed + 1))  # noqa: E731
     out = {"no physical": draw(0.0)}
     out.update({f"physical {s:g}": draw(s) for s in strengths})
     full = draw(1.0)
-    for name, keys in EFFECTS.items() if ablate else ():
-        out[f"{name} only"] = dataclasses.replace(out["no physical"], **{k: getattr(full, k) for k in keys})
+    for name in (ablate or EFFECTS) if ablate is not None else ():
+        out[f"{name} only"] = dataclasses.replace(out["no physical"], **{k: getattr(full, k) for k in EFFECTS[name]})
     return out
 
 
@@ -70,7 +71,8 @@ def main(argv=None) -> int:
     ap.add_argument("--trials", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--strength", type=float, nargs="+", default=[0.5, 1.0])
-    ap.add_argument("--ablate", action="store_true", help="one row per effect alone (strength 1)")
+    ap.add_argument("--ablate", nargs="*", choices=sorted(EFFECTS),
+                    help="one row per effect alone at strength 1 (all effects if none are named)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     try:

@@ -46,7 +46,7 @@ def test_strength_zero_is_the_identity(hog):
     photos = torch.rand(4, 3, 96, 96, generator=_gen(4))
     where = sample_params(4, 0.05, generator=_gen(5))
     same = paste_physical(photos, hog, where, sample_physical(4, 0.0, _gen(6)))
-    assert (same - paste(photos, hog, where)).abs().max() < 1e-5
+    assert (same - paste(photos, hog, where)).abs().max() < 1e-4   # float rounding (the sheet's canvas is wider)
     # and strength scales the effect
     diffs = [(physical(x, _gen(1), s) - x).abs().mean() for s in (0.25, 0.5, 1.0)]
     assert 0 < diffs[0] < diffs[1] < diffs[2]
@@ -72,6 +72,9 @@ def test_print_lifts_blacks_compresses_colour_and_tilts(hog):
     assert sat(sheet * alpha) < 0.8 * sat(hog)
     assert alpha[:, :, 25, 25].min() > 0.99                    # the middle of the sheet is always seen
     assert (alpha < 0.5).float().mean() > 0.02                 # the tilted sheet leaves corners to the scene
+    _, alpha = printed(hog, p, margin=7)                        # with room around it, it keeps its projected size
+    area = alpha.sum((1, 2, 3)) / 50 ** 2
+    assert 0.85 < area.mean() < 1.0 and area.min() > 0.75      # foreshortened by cos(tilt), no more (measured 0.95)
 
 
 def test_camera_jpeg_is_close_to_a_real_jpeg():
