@@ -48,6 +48,7 @@ class MakeJob:
         self.args = ["make", "--target", target, "--minutes", f"{minutes:g}", "--goal", f"{goal:g}", "--threads", "1"]
         self.args += ["--photos", photos] if photos else []
         self.percent = 0                    # the child's last progress line
+        self.training = False               # its set-up is done (photos, model): the steps have begun
         self.path: Path | None = None       # the block's PNG in the library, once done
         self.error: str | None = None       # one line, when the job failed
         self.proc: subprocess.Popen | None = None
@@ -83,6 +84,7 @@ class MakeJob:
         for line in self.proc.stdout:
             line = line.strip()
             m = PERCENT.match(line)
+            self.training = self.training or bool(m) or line.startswith("training ")
             if m:
                 self.percent = int(m.group(1))
             elif line:

@@ -2,6 +2,7 @@
 
     python scripts/bench.py [--frames 300] [--size 640x480] [--source sample] [--backend auto] [--json]
     python scripts/bench.py --soak 20000          # resident memory at start and end of a long run
+    python scripts/bench.py --frames 1500 --with-make "king penguin" --photos /work/photos/train
 
 Reports fps, latency p50/p95, per-stage medians (capture, localize, paste, infer, render, record), the bare
 inference time of one 224×224 image on the same backend in the same run, ratio = median frame time ÷
@@ -9,6 +10,11 @@ inference time of one 224×224 image on the same backend in the same run, ratio 
 `pair_inference_ms` is what the two labels of one frame cost alone (`infer_pair`: the pasted image is
 recomputed only around the block, so it is less than 2 × bare) and `ratio_to_pair` = frame ÷ that: the
 share of the frame that is not inference. `--no-incremental` classifies the pasted image in full.
+
+`--with-make TARGET` then starts the app's background block job (app.maker.MakeJob: `python -m blocks make`
+at nice 19, one torch thread, into a throw-away folder), waits until its training steps have begun, runs the
+same frames again beside it and once more after stopping it: `fps_with_make` against `fps` and
+`fps_after_make`, the job's progress over the run, the CPU seconds it got, and the load average.
 
 The bare inference is timed on the app's own backend object, with nothing else running: 40 runs just
 before the pipeline starts and 40 just after it ends; `bare_inference_ms` is their median and
@@ -24,6 +30,7 @@ T_START = time.perf_counter()
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import os  # noqa: E402
 import resource  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -86,6 +93,40 @@ def train_step_s(steps: int = 3, batch: int = 12) -> float:
     return (time.perf_counter() - t) / steps
 
 
+def child_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) process `pid` has used (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def beside_make(args, settings, backend, source) -> dict:
+    """The same run beside the app's background block job (started, awaited until it trains), then after it."""
+    from app.maker import MakeJob
+    from app.run import run
+    quiet = lambda m: None  # noqa: E731
+    with tempfile.TemporaryDirectory(prefix="bench-make-") as lib:
+        job = MakeJob(args.with_make, Path(lib), args.make_minutes, 0.95, args.photos, quiet).start()
+        t = time.perf_counter()
+        try:
+            while job.running and not job.training:
+                time.sleep(0.5)
+            if not job.running:
+                return {"make_error": job.error or f"finished before the run: {job.path}"}
+            setup_s, cpu0, pct0, load0 = time.perf_counter() - t, child_cpu_s(job.proc.pid), job.percent, os.getloadavg()
+            with_make = run(settings, log=quiet, backend=backend, source=source)
+            cpu1, pct1, load1 = child_cpu_s(job.proc.pid), job.percent, os.getloadavg()
+            still = job.running
+        finally:
+            job.stop()
+    after = run(settings, log=quiet, backend=backend, source=source)
+    return {"fps_with_make": round(with_make.fps, 2), "fps_after_make": round(after.fps, 2),
+            "frame_ms_p50_with_make": round(float(np.median(with_make.stage_ms["frame"])), 2),
+            "make_target": args.with_make, "make_setup_s": round(setup_s, 1),
+            "make_percent_during_run": [pct0, pct1], "make_running_throughout": still,
+            "make_cpu_s_during_run": round(cpu1 - cpu0, 1), "run_s_with_make": round(with_make.seconds, 1),
+            "loadavg_1min_before_after": [round(load0[0], 2), round(load1[0], 2)]}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=300)
@@ -101,6 +142,9 @@ def main(argv=None) -> int:
     ap.add_argument("--no-train", action="store_true", help="skip the block-training step timing")
     ap.add_argument("--no-incremental", action="store_true",
                     help="classify the pasted image in full (not only the region the paste changed)")
+    ap.add_argument("--with-make", metavar="TARGET", help="also run beside a real background block job for TARGET")
+    ap.add_argument("--photos", help="--with-make: the job's training photos (default: blocks make's, data/photos/train)")
+    ap.add_argument("--make-minutes", type=float, default=10.0, help="--with-make: the job's budget (default 10)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
 
@@ -187,6 +231,8 @@ def main(argv=None) -> int:
         res.update({"soak_frames": frames, "rss_mb_start": round(start, 1), "rss_mb_end": round(end, 1),
                     "rss_growth_pct": round(100 * (end - start) / start, 2), "rss_mb_first_frame": round(mem[1], 1),
                     "rss_measured_from_frame": warm})
+    if args.with_make and not args.soak:
+        res.update(beside_make(args, settings, backend, source))
     if not args.no_train and not args.soak:
         res["train_step_s"] = round(train_step_s(), 3)
     if max(halves) > 1.25 * min(halves):

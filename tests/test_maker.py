@@ -81,7 +81,7 @@ def test_job_progress_then_done(fake, library, tmp_path):
         assert job.running and job.percent == 0 and job.path is None
         (gate / "1").touch()
         until(lambda: job.percent == 43)
-        assert job.running and job.path is None and not (library / "king_penguin.png").exists()
+        assert job.training and job.running and job.path is None and not (library / "king_penguin.png").exists()
         (gate / "2").touch()
         until(lambda: not job.running)
         assert job.error is None and job.path == library / "king_penguin.png"
@@ -189,12 +189,13 @@ def test_unknown_class_is_one_error_line(tmp_path, capsys):
 
 
 def test_app_end_to_end_makes_and_switches(library, tmp_path):
+    # 90 frames at the clip's own 30 fps (--realtime): at least 3 s, while the fake maker takes a fraction of one
     config = tmp_path / "config.yaml"
-    config.write_text(f"block:\n  library: {library}\n")
+    config.write_text(f"size: [320, 240]\nblock:\n  library: {library}\n")
     stats = tmp_path / "stats.jsonl"
     env = {**os.environ, PROGRAM_ENV: FAKE}
     out = subprocess.run([sys.executable, "-m", "app", "--config", str(config), "--source", str(PHOTOS / "hens.jpg"),
-                          "--headless", "--loop", "--max-frames", "200", "--target", "king penguin",
+                          "--headless", "--loop", "--realtime", "--max-frames", "90", "--target", "king penguin",
                           "--stats", str(stats)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stderr.count("made a block for 'king penguin'") == 1
