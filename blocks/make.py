@@ -9,7 +9,7 @@ figures. Ctrl-C keeps the best block so far.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -42,7 +42,7 @@ class MakeOptions:
     steps: int | None = None
     minutes: float | None = None
     batch: int = 12
-    lr: float = 0.01
+    lr: float | None = None          # default: 0.03 from the seed block, 0.01 continuing from --init
     seed: int = 0
     placement: str = "animal"        # animal (the app's, with a share anywhere) | random (anywhere)
     random_share: float = 0.25
@@ -54,6 +54,7 @@ class MakeOptions:
     goal: float | None = None
     check_every: int = 50
     incremental: bool = True
+    ensemble: list[str] = field(default_factory=list)   # more models to fool at once (`model` stays the block's)
 
 
 def _photos(opts: MakeOptions, size: int) -> tuple[torch.Tensor, list[str]]:
@@ -107,6 +108,7 @@ def make_block(opts: MakeOptions, log=print) -> tuple[Path, dict]:
     t0 = time.time()
     target = class_index(opts.target)
     model = load_classifier(opts.model, opts.device)
+    others = [load_classifier(m, opts.device) for m in opts.ensemble]
     side = block_side(opts.area, model.input_size)
     area = block_area(side, model.input_size)
     name = opts.name or slug(target)
@@ -135,11 +137,13 @@ def make_block(opts: MakeOptions, log=print) -> tuple[Path, dict]:
     batches = {"random_share": 1.0 if opts.placement == "random" else opts.random_share, "hard": opts.hard,
                "ranges": TRAIN_RANGES if opts.placement == "animal" else EVAL_RANGES}
     setup = time.time() - t0
-    res = train_block(model, x, target, area, steps=opts.steps, minutes=opts.minutes, batch=opts.batch, lr=opts.lr,
+    lr = opts.lr or (0.01 if init is not None else 0.03)
+    res = train_block(model, x, target, area, steps=opts.steps, minutes=opts.minutes, batch=opts.batch, lr=lr,
                       seed=opts.seed, init=init, loss=opts.loss, kappa=opts.kappa, noise=opts.noise, batches=batches,
                       check=check_fn, check_every=opts.check_every, goal=opts.goal, checkpoint=checkpoint,
-                      log=log, incremental=opts.incremental)
+                      log=log, incremental=opts.incremental, ensemble=others)
     figures = {**judge(model, check, res.block, target, area), "stopped": res.stopped,
+               **({"ensemble": [model.name, *opts.ensemble]} if others else {}),
                "minutes": round((time.time() - t0) / 60, 2), **progress_figures(res.history, setup, opts.goal)}
     log(f"stopped ({res.stopped}) after {res.steps} steps, {res.seconds:.0f}s of training, "
         f"{figures['minutes']:.1f} min in all; on {figures['photos']} held-out check photos: "

@@ -5,7 +5,8 @@ of the classifier's own activation map (CAM), axis-aligned and at full brightnes
 a hand-held camera. Training and evaluation draw the same situations here:
 
 - :func:`sample_camera` / :func:`camera`: a hand-held camera's view of a photo — zoom ×1.0–1.15, a pan
-  inside the zoomed-in slack, roll ±5° (reflected at the corners the roll uncovers);
+  inside the zoomed-in slack, roll ±5° (reflected at the corners the roll uncovers); for training also
+  mirrored and stretched (the app squashes a 4:3 frame into the square input);
 - :func:`cam_boxes`: the CAM box of each clean photo's top class (``models.cam``, the app's localiser);
 - :func:`view_boxes`: those boxes carried through the camera's motion;
 - :func:`animal_params`: the block centred on the box as the app's ``place`` does, jittered as the box
@@ -32,6 +33,7 @@ class CameraRanges:
     roll: float = 5.0          # degrees, ±
     pan: float = 1.0           # share of the zoomed-in slack the view may move across
     flip: bool = False         # mirror half of the views (training: more photos from the same photos)
+    stretch: float = 1.0       # aspect change up to ×stretch either way (a 4:3 frame squashed to a square input)
 
 
 HANDHELD = CameraRanges()
@@ -44,12 +46,13 @@ class CameraParams:
     pan: torch.Tensor         # N×2, view centre offset in normalised [-1, 1] source coordinates
     roll: torch.Tensor        # N, degrees
     mirror: torch.Tensor      # N, -1 (mirrored) or 1
+    stretch: torch.Tensor     # N, width ÷ height of what the view shows, relative to the photo
 
     def __len__(self) -> int:
         return self.zoom.shape[0]
 
     def __getitem__(self, idx) -> CameraParams:
-        return CameraParams(self.zoom[idx], self.pan[idx], self.roll[idx], self.mirror[idx])
+        return CameraParams(self.zoom[idx], self.pan[idx], self.roll[idx], self.mirror[idx], self.stretch[idx])
 
 
 def sample_camera(n: int, ranges: CameraRanges = HANDHELD, generator: torch.Generator | None = None) -> CameraParams:
@@ -60,15 +63,18 @@ def sample_camera(n: int, ranges: CameraRanges = HANDHELD, generator: torch.Gene
     pan = (2 * torch.rand((n, 2), generator=generator) - 1) * slack[:, None]
     roll = u(-ranges.roll, ranges.roll)
     mirror = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0) if ranges.flip else torch.ones(n)
-    return CameraParams(zoom, pan, roll, mirror)
+    stretch = torch.exp(u(-math.log(ranges.stretch), math.log(ranges.stretch)))
+    return CameraParams(zoom, pan, roll, mirror, stretch)
 
 
 def _view_matrix(p: CameraParams) -> torch.Tensor:
-    """N×2×3: view point q (normalised) -> source point R(roll)·M·q / zoom + pan (M mirrors x or not)."""
+    """N×2×3: view point q (normalised) -> source point R(roll)·M·S·q / zoom + pan (M mirrors x or not,
+    S = diag(√stretch, 1/√stretch) shows a wider or taller part of the photo)."""
     rad = torch.deg2rad(p.roll)
     cos, sin = rad.cos() / p.zoom, rad.sin() / p.zoom
-    return torch.stack([torch.stack([cos * p.mirror, -sin, p.pan[:, 0]], 1),
-                        torch.stack([sin * p.mirror, cos, p.pan[:, 1]], 1)], 1)
+    sx, sy = p.stretch.sqrt() * p.mirror, 1 / p.stretch.sqrt()
+    return torch.stack([torch.stack([cos * sx, -sin * sy, p.pan[:, 0]], 1),
+                        torch.stack([sin * sx, cos * sy, p.pan[:, 1]], 1)], 1)
 
 
 def camera(images: torch.Tensor, p: CameraParams) -> torch.Tensor:
@@ -83,9 +89,10 @@ def view_boxes(boxes: torch.Tensor, p: CameraParams) -> torch.Tensor:
     centre = (boxes[:, :2] + boxes[:, 2:] / 2) * 2 - 1                     # normalised source point
     rad = torch.deg2rad(p.roll)
     d = (centre - p.pan) * p.zoom[:, None]
-    q = torch.stack([(rad.cos() * d[:, 0] + rad.sin() * d[:, 1]) * p.mirror,
-                     -rad.sin() * d[:, 0] + rad.cos() * d[:, 1]], 1)
-    size = boxes[:, 2:] * p.zoom[:, None]
+    sx, sy = p.stretch.sqrt() * p.mirror, 1 / p.stretch.sqrt()
+    q = torch.stack([(rad.cos() * d[:, 0] + rad.sin() * d[:, 1]) / sx,
+                     (-rad.sin() * d[:, 0] + rad.cos() * d[:, 1]) / sy], 1)
+    size = boxes[:, 2:] * p.zoom[:, None] / torch.stack([sx.abs(), sy], 1)
     return torch.cat([(q + 1) / 2 - size / 2, size], 1)
 
 

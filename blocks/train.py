@@ -21,7 +21,9 @@ from .photos import jitter_colour
 from .placement import CameraRanges, animal_params, cam_boxes, camera, sample_camera, view_boxes
 from .seed import seed_block
 
-TRAIN_CAMERA = CameraRanges(zoom=(1.0, 1.25), roll=8.0, flip=True)     # a margin beyond the app's motion
+# a margin beyond the app's motion: the app plays a still image as a cover-fit crop zoomed ×1.0–1.35
+# (app.sample.MOTIONS) and squashes its 4:3 frame into the square input
+TRAIN_CAMERA = CameraRanges(zoom=(1.0, 1.45), roll=8.0, flip=True, stretch=1.4)
 
 
 @dataclass
@@ -112,18 +114,21 @@ def train_block(model, photos: torch.Tensor, target: int, area: float, steps: in
                 init: torch.Tensor | None = None, loss: str = "margin", kappa: float = 2.0, noise: float = 0.01,
                 batches: dict | None = None, check=None, check_every: int = 50, goal: float | None = None,
                 checkpoint=None, checkpoint_every: int = 250, log=print, log_every: int = 25,
-                incremental: bool = True) -> TrainResult:
+                incremental: bool = True, ensemble=()) -> TrainResult:
     """Train a block of `area` (fraction of the classifier input) toward class `target` on `photos`
     (N×3×S×S) for `steps` and/or `minutes`. `batches`: options of :class:`Batches` (placement, camera,
     colour, hard mining). `check(block) -> success` on held-out photos runs every `check_every` steps: the
     best-checked block is kept and training stops once it reaches `goal`. `checkpoint(step, block, success,
-    seconds)` is called every `checkpoint_every` steps. Ctrl-C ends training with the best block so far."""
+    seconds)` is called every `checkpoint_every` steps. `ensemble`: more classifiers to fool at once (mean of
+    the per-model losses; each sees the pasted views resized to its input). Ctrl-C keeps the best block so far."""
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     model = model.to(memory_format=torch.channels_last)
     side = block_side(area, model.input_size)
     start = seed_block(model, target, side).block if init is None else resize_block(init, side)
-    attack = EOTPatch(model, target, start, lr=lr, loss=loss, kappa=kappa, noise=noise, incremental=incremental)
+    ensemble = [m.to(memory_format=torch.channels_last) for m in ensemble]
+    attack = EOTPatch(model, target, start, lr=lr, loss=loss, kappa=kappa, noise=noise, incremental=incremental,
+                      ensemble=ensemble)
     draw = Batches(model, photos, block_area(side, model.input_size), gen, **(batches or {}))
     budget = Budget(steps, minutes)
     run = Progress(budget, log, log_every)

@@ -54,7 +54,7 @@ def test_video_file_to_recording_and_stats(clip, tmp_path, ext, capsys):
     pasted = [x for x in lines if x["block"] is not None]
     assert len(pasted) >= 10                                  # from the second frame on, the block is on the hens
     for x in pasted:
-        assert x["block"] == "hog" and 0 < x["block_area"] <= 0.05
+        assert x["block"] == "hog" and 0 < x["block_area"] <= 0.10
         bx, by, bw, bh = x["box"]
         assert 0 <= bx and 0 <= by and bx + bw <= 320 and by + bh <= 240
     out = capsys.readouterr().out
