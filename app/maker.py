@@ -43,8 +43,8 @@ class MakeJob:
     """One background `blocks make` for `target` (an ImageNet class name): start(), then read its state."""
 
     def __init__(self, target: str, library: Path, minutes: float = 10.0, goal: float = 0.95,
-                 photos: str | None = None, log=print):
-        self.target, self.library, self.log = target, Path(library), log
+                 photos: str | None = None):
+        self.target, self.library = target, Path(library)
         self.args = ["make", "--target", target, "--minutes", f"{minutes:g}", "--goal", f"{goal:g}", "--threads", "1"]
         self.args += ["--photos", photos] if photos else []
         self.percent = 0                    # the child's last progress line
@@ -100,7 +100,10 @@ class MakeJob:
         if png is None or not png.is_file() or not png.with_suffix(".json").is_file():
             self._failed("it ended without writing a block")
             return
-        self.path = self._adopt(png)
+        try:
+            self.path = self._adopt(png)
+        except OSError as exc:
+            self._failed(f"cannot move the block into {self.library} ({exc.strerror or exc})")
 
     def _adopt(self, png: Path) -> Path:
         """Move the finished block into the library: the JSON first, so the PNG's arrival completes it."""
@@ -126,8 +129,8 @@ class MakeJob:
                     self.proc.wait()
             if self.reader is not None:
                 self.reader.join(wait)
-            if self.proc.stdin:
-                self.proc.stdin.close()
+            for pipe in (self.proc.stdin, self.proc.stdout):
+                pipe.close()
         shutil.rmtree(self.staging, ignore_errors=True)
 
 
@@ -171,7 +174,7 @@ class Making:
         if self.todo:
             target = self.todo.pop(0)
             s = self.s
-            self.job = MakeJob(target, self.library, s.make_minutes, s.make_goal, s.make_photos, self.log).start()
+            self.job = MakeJob(target, self.library, s.make_minutes, s.make_goal, s.make_photos).start()
             self.log(f"making a block for {target!r} in the background ({s.make_minutes:g} min at most)")
 
     def _join(self, block, switch: bool = True) -> None:
