@@ -56,16 +56,28 @@ def in_crop(p: PasteParams, origins: list, side: int, size: int) -> PasteParams:
     return PasteParams((p.center * size - o) / side, p.side * size / side, p.angle, p.brightness)
 
 
+def at_input_size(model, images: torch.Tensor) -> torch.Tensor:
+    """`model`'s logits of images made at another size: resized (bilinear) to its `input_size` first, as
+    the app resizes a camera frame with the block already on it."""
+    size = getattr(model, "input_size", images.shape[-1])
+    if images.shape[-1] != size:
+        images = F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False)
+    return model(images.contiguous(memory_format=torch.channels_last))
+
+
 class EOTPatch(Attack):
     """attack(images, target) pastes the current block at `params_fn(images)`; `step(views, params)` improves
-    the block on a batch. `noise`: std of camera noise on the block's pixels, per image."""
+    the block on a batch. `noise`: std of camera noise on the block's pixels, per image. `ensemble`: more
+    classifiers trained against at once (the loss is the mean of every model's): each sees the same pasted
+    views, resized to its own input size, in a full pass."""
 
     def __init__(self, model, target: int, block: torch.Tensor, lr: float = 0.01, loss: str = "margin",
-                 kappa: float = 2.0, noise: float = 0.01, incremental: bool = True):
+                 kappa: float = 2.0, noise: float = 0.01, incremental: bool = True, ensemble=()):
         super().__init__(model)
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
         self.target, self.loss, self.kappa, self.noise = target, LOSSES[loss], kappa, noise
+        self.ensemble = list(ensemble)
         self.incremental = incremental and hasattr(model, "front")
         self.block = block.detach().clone().to(next(model.parameters()).device).requires_grad_(True)
         self.opt = torch.optim.Adam([self.block], lr=lr)
@@ -75,12 +87,18 @@ class EOTPatch(Attack):
             raise ValueError("EOTPatch pastes at given placements: attack.forward(images, labels, params)")
         return paste(images, self.block.detach(), params)
 
-    def logits(self, views: torch.Tensor, params: PasteParams, generator: torch.Generator | None = None):
-        """Logits of the views with the (noisy) block pasted, differentiable w.r.t. the block."""
-        n, size = views.shape[0], views.shape[-1]
+    def noisy(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The block for n images (N×3×s×s), each with its own camera noise."""
         blk = self.block.unsqueeze(0).expand(n, -1, -1, -1)
         if self.noise > 0:
             blk = blk + self.noise * torch.randn(blk.shape, generator=generator).to(blk)
+        return blk
+
+    def logits(self, views: torch.Tensor, params: PasteParams, generator: torch.Generator | None = None,
+               blk: torch.Tensor | None = None):
+        """Logits of the views with the (noisy) block pasted, differentiable w.r.t. the block."""
+        size = views.shape[-1]
+        blk = self.noisy(views.shape[0], generator) if blk is None else blk
         if not self.incremental:
             return self.model(paste(views, blk, params).contiguous(memory_format=torch.channels_last))
         side, origins, spans = crop_plan(pixel_boxes(params, size), size, self.model.window)
@@ -97,13 +115,18 @@ class EOTPatch(Attack):
 
     def step(self, views: torch.Tensor, params: PasteParams, generator: torch.Generator | None = None
              ) -> tuple[float, torch.Tensor]:
-        """One Adam step on a batch; returns (loss, per-image hit: the top-1 was the target)."""
-        logits = self.logits(views, params, generator)
+        """One Adam step on a batch; returns (loss, per-image hit: every model's top-1 was the target)."""
+        blk = self.noisy(views.shape[0], generator)
+        outs = [self.logits(views, params, blk=blk)]
+        if self.ensemble:
+            pasted = paste(views, blk, params)
+            outs += [at_input_size(m, pasted) for m in self.ensemble]
         labels = as_labels(self.target, views)
-        value = self.loss(logits, labels, self.kappa)
+        value = sum(self.loss(logits, labels, self.kappa) for logits in outs) / len(outs)
         self.opt.zero_grad(set_to_none=True)
         value.backward()
         self.opt.step()
         with torch.no_grad():
             self.block.clamp_(0, 1)
-        return float(value.detach()), (logits.argmax(1) == labels).float().cpu()
+        hits = torch.stack([logits.argmax(1) == labels for logits in outs]).all(0)
+        return float(value.detach()), hits.float().cpu()
