@@ -41,8 +41,7 @@ class Kiosk:
     def __init__(self, settings: KioskSettings, can_attract: bool, clock: Callable[[], float] = time.monotonic):
         self.s, self.clock = settings, clock
         self.can_attract = can_attract and settings.attract_after_s > 0
-        now = clock()
-        self.last_seen = self.cycled_at = self.rhythm_t0 = self.probed_at = now
+        self.last_seen = self.cycled_at = self.rhythm_t0 = self.probed_at = None   # set by the first tick
         self.attracting = False
         self.hits = 0                    # consecutive probes that saw an animal
         self.block_on: bool | None = None
@@ -58,8 +57,10 @@ class Kiosk:
             self.attracting, self.hits, self.last_seen = False, 0, self.clock()
 
     def tick(self) -> Actions:
-        """Call once before each frame (and while the camera is lost)."""
+        """Call once before each frame (and while the camera is lost); the clocks start at the first call."""
         now = self.clock()
+        if self.last_seen is None:
+            self.last_seen = self.cycled_at = self.rhythm_t0 = self.probed_at = now
         if self.can_attract and not self.attracting and now - self.last_seen >= self.s.attract_after_s:
             self.attracting, self.hits, self.probed_at = True, 0, now
         probe = self.attracting and now - self.probed_at >= self.PROBE_S
