@@ -146,7 +146,7 @@ def train_block(model, photos: torch.Tensor, target: int, area: float, steps: in
             if check is not None and (step % check_every == 0):
                 score = check(attack.block.detach().cpu())
                 run.checked(step, score)
-                if score > best[0]:
+                if score >= best[0]:          # a tie goes to the later, longer-trained block
                     best = (score, attack.block.detach().cpu().clone())
                 if goal is not None and score >= goal:
                     stopped = "goal"
@@ -159,7 +159,7 @@ def train_block(model, photos: torch.Tensor, target: int, area: float, steps: in
     if check is not None and stopped != "goal" and step % check_every:
         score = check(final)
         run.checked(step, score)
-        best = max(best, (score, final), key=lambda b: b[0])
+        best = (score, final) if score >= best[0] else best
     block = best[1] if check is not None else final
     return TrainResult(block, run.recent(max(1, step // 10)), budget.elapsed(), step,
                        best[0] if check is not None else None, stopped, run.history)

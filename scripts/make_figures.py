@@ -28,14 +28,14 @@ from blocks import block_side, list_blocks, load_block, seed_block  # noqa: E402
 from blocks.evaluate import PLACEMENTS, evaluate_block  # noqa: E402
 from models import UserError, class_index, load_classifier, load_photos, to_bgr  # noqa: E402
 
-FIGURES = ("eps_curve", "block_grid", "area_curve")
+FIGURES = ("eps_curve", "block_grid", "area_curve", "make_curve")
 AREAS = (0.03, 0.05, 0.07, 0.10)
 
 COLORS = [(60, 60, 230), (60, 170, 60), (200, 120, 40), (40, 160, 220), (160, 60, 160), (120, 120, 120)]
 
 
 def line_plot(curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str, xlabel: str, ylabel: str,
-              size=(720, 440)) -> np.ndarray:
+              size=(720, 440), note=lambda x, y: f"(max at eps {x[int(np.argmax(y))]:.3f})") -> np.ndarray:
     """A small line chart drawn with OpenCV (no plotting library needed)."""
     w, h = size
     img = np.full((h, w, 3), 255, np.uint8)
@@ -59,7 +59,7 @@ def line_plot(curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str, xlab
         cv2.polylines(img, [pts], False, color, 2, cv2.LINE_AA)
         best = int(np.argmax(cy))
         cv2.circle(img, px(cx[best], cy[best]), 5, color, -1, cv2.LINE_AA)
-        cv2.putText(img, f"{name} (max at eps {cx[best]:.3f})", (left + 10, top + 18 + 18 * k),
+        cv2.putText(img, f"{name} {note(cx, cy)}", (left + 10, top + 18 + 18 * k),
                     cv2.FONT_HERSHEY_SIMPLEX, 0.45, color, 1, cv2.LINE_AA)
     cv2.putText(img, title, (left, 25), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
     cv2.putText(img, xlabel, (w // 2 - 40, h - 15), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
@@ -76,11 +76,12 @@ def tile(block: torch.Tensor, caption: list[str], size: int = 160) -> np.ndarray
     return out
 
 
-def area_curves(model, photos: torch.Tensor, areas=AREAS, trials: int = 10, seed: int = 0, log=print) -> dict:
+def area_curves(model, photos: torch.Tensor, areas=AREAS, trials: int = 10, seed: int = 0, log=print,
+                names: list[str] | None = None) -> dict:
     """Targeted success (share of pastes whose top-1 is the target; photos already the target left out) at
     every area and placement, for each library block (pasted at that area: the paste scales it) and for the
     seed's one-step block of that area's side toward each of their targets. Also the chickens' figure."""
-    blocks = [load_block(name, model.name) for name in list_blocks()]
+    blocks = [load_block(name, model.name) for name in names or list_blocks()]
     rows = []
 
     def judge(label, kind, target, make):
@@ -154,12 +155,12 @@ def area_panel(res: dict, placement: str, size=(560, 400)) -> np.ndarray:
     return img
 
 
-def area_curve_figure(model, photos_dir, out: Path, areas=AREAS, trials: int = 10, seed: int = 0,
+def area_curve_figure(model, photos_dir, out: Path, areas=AREAS, trials: int = 10, seed: int = 0, names=None,
                       log=print) -> dict:
     """area_curve.png (the two placements side by side, with a caption) and area_curve.json in `out`;
     returns the numbers. `log` gets one line per point as it is measured."""
     photos, files = load_photos(photos_dir, model.input_size, recursive=True)
-    res = {"photos": str(photos_dir), **area_curves(model, photos, areas, trials, seed, log)}
+    res = {"photos": str(photos_dir), **area_curves(model, photos, areas, trials, seed, log, names)}
     panels = np.hstack([area_panel(res, p) for p in PLACEMENTS])
     caption = np.full((30, panels.shape[1], 3), 255, np.uint8)
     cv2.putText(caption, f"targeted success vs block area on {len(files)} photos of {photos_dir} ({trials} pastes "
@@ -183,6 +184,26 @@ def print_area_table(res: dict) -> None:
 
 def pct(v, digits: int = 1) -> str:
     return "-" if v is None else f"{v:.{digits}%}"
+
+
+def make_curve_figure(bench: Path, out: Path, goal: float = 0.9) -> None:
+    """make_curve.png: the held-out check's success against minutes since `blocks make` started, per target,
+    from `scripts/bench_make.py --json` output."""
+    try:
+        targets = json.loads(Path(bench).read_text())["targets"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise UserError(f"cannot read bench_make JSON {bench} ({exc})") from None
+    curves = {t["target"]: (np.array([0.0] + [m for m, _ in t["curve"]]), np.array([0.0] + [c for _, c in t["curve"]]))
+              for t in targets if t["curve"]}
+
+    def note(x, y):
+        hit = np.flatnonzero(y >= goal)
+        return f"(>= {goal:.0%} at {x[hit[0]]:.1f} min)" if hit.size else f"(best {y.max():.0%})"
+    img = line_plot(curves, "a new block: success on held-out check photos vs minutes (2-core CPU)",
+                    "minutes since start (photo loading included)", "targeted success, block placed as the app does",
+                    note=note)
+    cv2.imwrite(str(out / "make_curve.png"), img)
+    print(f"wrote {out / 'make_curve.png'}")
 
 
 def eps_and_grid(model, targets: list[str], lower_limit: float, out: Path, only: set[str]) -> None:
@@ -231,6 +252,8 @@ def main(argv=None) -> int:
     ap.add_argument("--photos", default="tests/data/photos", help="area curve: folder of photos (recursive)")
     ap.add_argument("--areas", default=",".join(f"{a:g}" for a in AREAS), help="area curve: comma-separated")
     ap.add_argument("--trials", type=int, default=10, help="area curve: pastes per photo")
+    ap.add_argument("--blocks", default="hog,giant_panda", help="area curve: library blocks, comma-separated")
+    ap.add_argument("--bench", default="docs/bench_make.json", help="make curve: scripts/bench_make.py --json output")
     ap.add_argument("--seed", type=int, default=0, help="area curve: seed of the pastes")
     args = ap.parse_args(argv)
     out = Path(args.out)
@@ -243,8 +266,10 @@ def main(argv=None) -> int:
         model = load_classifier()
         if only & {"eps_curve", "block_grid"}:
             eps_and_grid(model, args.targets, args.lower_limit, out, only)
+        if "make_curve" in only:
+            make_curve_figure(Path(args.bench), out)
         if "area_curve" in only:
-            res = area_curve_figure(model, args.photos, out, areas, args.trials, args.seed,
+            res = area_curve_figure(model, args.photos, out, areas, args.trials, args.seed, args.blocks.split(","),
                                     log=lambda m: print(m, file=sys.stderr, flush=True))
             print_area_table(res)
             print(f"wrote {out / 'area_curve.png'} and {out / 'area_curve.json'}")
