@@ -24,10 +24,10 @@ import sys
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from blocks.photos import COPY_DIFF, thumbnails as thumbs  # noqa: E402
 from models import UserError, load_photos  # noqa: E402
 
 TRAIN, HELDOUT = "train", "heldout"
@@ -45,11 +45,6 @@ SPLIT = {
     "kphotoalbum_demo": HELDOUT, "dlib_examples": HELDOUT, "mate_backgrounds_nature": HELDOUT,
     "plasma_avatars": HELDOUT, "pypi_gradio": HELDOUT,
 }
-COPY_DIFF = 0.03        # as blocks.photos.COPY_DIFF
-
-
-def thumbs(x: torch.Tensor) -> torch.Tensor:
-    return F.adaptive_avg_pool2d(x.mean(1, keepdim=True), 16).flatten(1)
 
 
 def copies(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
