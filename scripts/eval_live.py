@@ -33,8 +33,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.config import load_settings, override  # noqa: E402
-from app.run import fit, make_pipeline  # noqa: E402
-from app.sources import IMAGE_EXTS, Prefetch, open_source  # noqa: E402
+from app.run import fit, library, make_pipeline  # noqa: E402
+from app.sources import IMAGE_EXTS, open_source  # noqa: E402
 from blocks import load_block  # noqa: E402
 from models import CHICKENS, UserError, is_animal, load_classifier  # noqa: E402
 from models.backend import make_backend  # noqa: E402
@@ -102,7 +102,6 @@ def photos_in(source: str) -> list[Path] | None:
 def play(settings, backend, source, name: str, frames: int | None, t0: float) -> Tally:
     """One source (opened at `t0`) through a fresh pipeline (the app's, on the shared backend) for `frames`
     frames (None: to its end); the source is closed after."""
-    source = source if source.live else Prefetch(source)    # the next frame is made while this one is judged
     try:
         pipeline = make_pipeline(settings, backend)
         target = pipeline.block.info.target
@@ -211,7 +210,7 @@ def evaluate(args) -> dict:
             clip.close()
             raise UserError(f"{settings.source} is a live source: give --frames")
     try:
-        load_block(settings.block.name)
+        load_block(settings.block.name, folder=library(settings))    # before the model: a quick error
         t0 = time.perf_counter()
         model = load_classifier(settings.model, settings.device, settings.weights)
         backend = make_backend(model, settings.backend, settings.threads or None)

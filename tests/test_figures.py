@@ -66,8 +66,8 @@ def test_the_png_shows_both_placements_with_their_lines(curve):
     img = cv2.imread(str(out / "area_curve.png"))
     assert img is not None and img.shape[1] == 2 * 560
     figures = load_script()
-    blank = figures.area_panel({**res, "rows": []}, "animal")[:400]
     for k, placement in enumerate(("animal", "random")):
+        blank = figures.area_panel({**res, "rows": []}, placement)[:400]
         panel = img[30:430, 560 * k:560 * (k + 1)]
         assert (panel != figures.area_panel(res, placement)[:400]).sum() == 0
         assert (np.abs(panel.astype(int) - blank).sum(axis=2) > 60).sum() > 300
