@@ -156,10 +156,12 @@ class OnnxBackend(Backend):
 
     def halves(self, wait: bool = False):
         """The front/back sessions, loaded (exported the first time) on a background thread at the first
-        call, so neither start-up nor the first frames wait for them; None until they are ready."""
+        call, so neither start-up nor the first frames wait for them; None until they are ready. Not a daemon
+        thread: a process ending while ONNX Runtime builds a session in a daemon thread aborts ("terminate called
+        without an active exception", exit 134), so a short run's exit waits for the load to finish."""
         if self._halves is None and self._halves_error is None:
             if self._loader is None:
-                self._loader = threading.Thread(target=self._load_halves, name="onnx-halves", daemon=True)
+                self._loader = threading.Thread(target=self._load_halves, name="onnx-halves", daemon=False)
                 self._loader.start()
             if wait:
                 self._loader.join()
