@@ -11,6 +11,7 @@ not), the check curve, and the final held-out figures. `--out` keeps the blocks 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import tempfile
@@ -58,9 +59,10 @@ def bench_target(target: str, args, heldout: torch.Tensor, out_dir: str) -> dict
     opts = MakeOptions(target, area=args.area, out=out_dir, minutes=args.minutes, goal=args.goal,
                        photos=args.photos, holdout=[str(ROOT / "tests" / "data" / "photos"), args.heldout,
                                                     *(args.holdout or [])],
-                       batch=args.batch, seed=args.seed)
+                       batch=args.batch, seed=args.seed, check_every=25)
     t0 = time.time()
-    png, figures = make_block(opts, log=(lambda m: None) if args.json else print)
+    with contextlib.redirect_stdout(sys.stderr):          # progress and hold-out notes: stdout is the JSON
+        png, figures = make_block(opts, log=lambda m: print(m, file=sys.stderr, flush=True))
     block = load_block(str(png))
     hist = block.info
     model = load_classifier(hist.model, "auto")
