@@ -31,6 +31,16 @@ def hens(model):
     return models.to_tensor(models.read_image(PHOTOS / "hens.jpg"), model.input_size)
 
 
+def small_training_folder(tmp_path) -> Path:
+    """Nine test photos linked into tmp_path/train: enough for a tiny `blocks make` run."""
+    photos = tmp_path / "train"
+    photos.mkdir()
+    for name in ("pig.jpg", "duck.jpg", "owl.jpg", "kangaroo.jpg", "bison.jpg", "giraffe.jpg", "lemur.jpg",
+                 "hedgehog.jpg", "hens.jpg"):
+        (photos / name).symlink_to(PHOTOS / name)
+    return photos
+
+
 def decode_frames(path) -> list:
     """Every frame of a video (OpenCV) or an animated GIF/WebP (cv2.imreadanimation)."""
     path = Path(path)

@@ -14,7 +14,7 @@ from blocks.evaluate import evaluate_block
 from blocks.paste import PasteRanges, sample_params
 from blocks.placement import HANDHELD, animal_params, cam_boxes, camera, sample_camera, view_boxes
 from blocks.train import Budget
-from conftest import PHOTOS, ROOT
+from conftest import PHOTOS, ROOT, small_training_folder
 
 QUIET = {"log": lambda m: None}
 
@@ -194,11 +194,7 @@ def test_eval_script_bad_input_is_one_line(tmp_path):
 
 def test_make_cli_trains_judges_and_saves(tmp_path):
     """A tiny end-to-end `blocks make`: photos, a held-out check, a budget, figures in the saved JSON."""
-    photos = tmp_path / "train"
-    photos.mkdir()
-    for name in ("pig.jpg", "duck.jpg", "owl.jpg", "kangaroo.jpg", "bison.jpg", "giraffe.jpg", "lemur.jpg",
-                 "hedgehog.jpg", "hens.jpg"):
-        (photos / name).symlink_to(PHOTOS / name)
+    photos = small_training_folder(tmp_path)
     out = subprocess.run([sys.executable, "-m", "blocks", "make", "--target", "king penguin", "--area", "0.03",
                           "--steps", "3", "--batch", "2", "--check-every", "2", "--photos", str(photos),
                           "--out", str(tmp_path / "lib")], cwd=ROOT, capture_output=True, text=True, timeout=300)

@@ -13,7 +13,7 @@ from blocks.attacks.eot import EOTPatch, margin_loss
 from blocks.evaluate import draw_trials, evaluate_block
 from blocks.paste import paste
 from blocks.placement import animal_params, cam_boxes, camera
-from conftest import PHOTOS, ROOT
+from conftest import PHOTOS, ROOT, small_training_folder
 
 
 @pytest.fixture(scope="module")
@@ -62,11 +62,7 @@ def test_ensemble_step_is_the_mean_of_the_models_losses(model, photos, lite1):
 
 
 def test_make_cli_trains_against_two_models(tmp_path, lite1):
-    photos = tmp_path / "train"
-    photos.mkdir()
-    for name in ("pig.jpg", "duck.jpg", "owl.jpg", "kangaroo.jpg", "bison.jpg", "giraffe.jpg", "lemur.jpg",
-                 "hedgehog.jpg", "hens.jpg"):
-        (photos / name).symlink_to(PHOTOS / name)
+    photos = small_training_folder(tmp_path)
     out = subprocess.run([sys.executable, "-m", "blocks", "make", "--target", "king penguin", "--area", "0.03",
                           "--steps", "2", "--batch", "2", "--check-every", "2", "--photos", str(photos),
                           "--models", "efficientnet_lite0,efficientnet_lite1", "--out", str(tmp_path / "lib")],
