@@ -150,8 +150,3 @@ def pixel_boxes(p: PasteParams, size: int) -> torch.Tensor:
     lo = lambda c: (c - half - 1).floor().clamp(min=0)           # noqa: E731
     hi = lambda c: (c + half + 1).ceil().clamp(max=size)          # noqa: E731
     return torch.stack([lo(cy), hi(cy), lo(cx), hi(cx)], 1).long()
-
-
-def block_pixels(area: float, size: int) -> int:
-    """Pixel side of a block of `area` on a size×size input (for quick sizing in logs)."""
-    return int(math.floor(math.sqrt(area) * size))
