@@ -1,7 +1,6 @@
 """The one place that converts between OpenCV frames (BGR uint8, H×W×3) and model tensors (RGB float [0,1])."""
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import cv2
@@ -32,29 +31,6 @@ def shrink(bgr: np.ndarray, size: int) -> np.ndarray:
     while bgr.shape[0] >= 2 * size and bgr.shape[1] >= 2 * size:
         bgr = cv2.pyrDown(bgr)
     return cv2.resize(bgr, (size, size), interpolation=cv2.INTER_LINEAR)
-
-
-def input_region(region: tuple[int, int, int, int], shape: tuple[int, ...], size: int) -> tuple[int, int, int, int]:
-    """Where a change to pixels `region` (y0, y1, x0, x1) of an H×W frame can reach in `to_tensor(frame,
-    size)`: the (y0, y1, x0, x1) input pixels outside which the input stays the same. Conservative: it
-    follows `shrink`'s halvings (5-tap Gaussian) and bilinear resize, a pixel or two wide at each step."""
-    h, w = shape[:2]
-    if (h, w) == (size, size):
-        return region
-    levels = 0
-    while h >= 2 * size and w >= 2 * size:        # as in shrink
-        h, w, levels = (h + 1) // 2, (w + 1) // 2, levels + 1
-    return (*_reach(region[0], region[1], shape[0], levels, size), *_reach(region[2], region[3], shape[1], levels, size))
-
-
-def _reach(p0: int, p1: int, n: int, levels: int, size: int) -> tuple[int, int]:
-    """Along one axis of n pixels: the output pixels of `levels` pyrDowns and a resize to `size` that
-    pixels [p0, p1) can change."""
-    for _ in range(levels):                       # pyrDown: output i reads inputs 2i-2 .. 2i+2
-        n = (n + 1) // 2
-        p0, p1 = max(0, (p0 - 2) // 2), min(n, (p1 + 2) // 2 + 1)
-    # bilinear: output j reads the two source pixels around (j + 0.5)·n/size - 0.5
-    return max(0, math.floor((p0 - 1) * size / n) - 1), min(size, math.ceil((p1 + 1) * size / n) + 1)
 
 
 def to_bgr(t: torch.Tensor) -> np.ndarray:

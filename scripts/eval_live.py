@@ -7,13 +7,14 @@ Every frame goes through what `python -m app --source ... --headless` does to it
 fitted to the processing size, app.pipeline.Pipeline.step with the settings of config.yaml or --config):
 the block goes on the box the CAM found on the frames before, and the after-label is read. Frames whose
 BEFORE-label already is the target are left out (nothing to change); frames where nothing was pasted (no
-animal found yet, e.g. the first frame) count as failures: the user sees no change.
+animal seen: the app pastes only on an animal) count as failures: the user sees no change.
 
 A folder is judged photo by photo: each image in it (subfolders included) is played as its own source, the
 app's pan-and-zoom clip of one image, for --frames frames (default 60) with a fresh pipeline (no box carried
 over from the photo before). Reported: each photo's share, the total over all frames, the mean over photos,
-the worst photo, and chickens apart (photos whose clean before-label is ImageNet 7 `cock` or 8 `hen` in most
-of their frames). A video file, `sample` or one image gives one share (a video: every frame unless --frames).
+the worst photo, chickens apart (photos whose clean before-label is ImageNet 7 `cock` or 8 `hen` in most
+of their frames), and the share over the photos the app sees as an animal (before-label an animal in most of
+their frames; a photo it never sees as one never gets a block). A video file, `sample` or one image gives one share (a video: every frame unless --frames).
 The model is loaded once for everything.
 """
 from __future__ import annotations
@@ -144,6 +145,7 @@ def summarize(tallies: list[Tally], names: list[str]) -> dict:
     rows = [photo_row(t, names) for t in tallies]
     judged = [r for r in rows if r["share"] is not None]
     chicks = [t for t, r in zip(tallies, rows) if r["chicken"]]
+    animals = [t for t, r in zip(tallies, rows) if r["animal"]]
     worst = min(judged, key=lambda r: r["share"], default=None)
     frames = sum(t.frames for t in tallies)
     starts = [t.first_frame_s for t in tallies if t.first_frame_s is not None]
@@ -157,6 +159,9 @@ def summarize(tallies: list[Tally], names: list[str]) -> dict:
         "chickens": {"photos": len(chicks), "frames": sum(t.frames for t in chicks),
                      "judged": sum(t.judged for t in chicks), "fooled": sum(t.fooled for t in chicks),
                      "share": share(sum(t.fooled for t in chicks), sum(t.judged for t in chicks))},
+        "animal_photos": {"photos": len(animals), "judged": sum(t.judged for t in animals),
+                          "fooled": sum(t.fooled for t in animals),
+                          "share": share(sum(t.fooled for t in animals), sum(t.judged for t in animals))},
         "chicken_frames": {"judged": sum(t.chicken_judged for t in tallies),
                            "share": share(sum(t.chicken_fooled for t in tallies),
                                           sum(t.chicken_judged for t in tallies))},
@@ -191,6 +196,9 @@ def print_tables(res: dict) -> None:
         print(f"mean over {len(res['per_photo'])} photos: {pct(res['mean_over_photos']).strip()}; worst: "
               f"{worst['photo'] if worst else '-'} {pct(worst['share'] if worst else None).strip()}")
         print(f"chickens: {pct(ch['share']).strip()} ({ch['fooled']}/{ch['judged']} frames of {ch['photos']} photos)")
+        an = res["animal_photos"]
+        print(f"photos the app sees as an animal: {pct(an['share']).strip()} ({an['fooled']}/{an['judged']} frames "
+              f"of {an['photos']} photos)")
     else:
         cf = res["chicken_frames"]
         print(f"frames showing a chicken: {pct(cf['share']).strip()} of {cf['judged']}")

@@ -81,6 +81,14 @@ def test_chickens_are_reported_apart(live):
     assert ch["share"] == rows["hens.jpg"]["share"]
 
 
+def test_photos_seen_as_animals_are_totalled_apart(live):
+    res, rows = live
+    an = res["animal_photos"]
+    animals = [r for r in rows.values() if r["animal"]]
+    assert an["photos"] == len(animals) == 3                       # hens, duck, panda: all animals
+    assert an["judged"] == sum(r["judged"] for r in animals) and an["fooled"] == sum(r["fooled"] for r in animals)
+
+
 def test_agrees_with_the_apps_own_stats(live, folder, tmp_path):
     """The same photo played by `python -m app` headless: counting its stats JSONL gives the same figure."""
     _, rows = live
@@ -95,7 +103,7 @@ def test_agrees_with_the_apps_own_stats(live, folder, tmp_path):
     fooled = [d for d in judged if d["block"] is not None and d["after"]["index"] == PANDA]
     hens = rows["hens.jpg"]
     assert (hens["judged"], hens["fooled"]) == (len(judged), len(fooled))
-    assert hens["not_pasted"] == sum(d["block"] is None for d in judged) >= 1    # the first frame: no box yet
+    assert hens["not_pasted"] == sum(d["block"] is None for d in judged) == 0    # the first frame too
     assert hens["fooled"] >= 1
 
 
