@@ -21,7 +21,6 @@ Keys (in the window; press h for this list on screen):
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from models import UserError
@@ -99,15 +98,5 @@ def main(argv=None) -> int:
     return 0
 
 
-def exit_now(code: int) -> None:
-    """End the process once main() has closed every output (recording, stats: in its `finally`). Python's own
-    exit waits for every non-daemon thread, and a worker left waiting after Ctrl-C (seen about once in a full
-    test run, never alone) would hang it; os._exit does not wait, and skips the C++ static destructors that
-    abort when ONNX Runtime is still building a session."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
-
-
 if __name__ == "__main__":
-    exit_now(main())
+    sys.exit(main())
