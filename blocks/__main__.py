@@ -55,6 +55,9 @@ def main(argv=None) -> int:
                                 "anywhere); random: anywhere, rotated, scaled and dimmed")
             p.add_argument("--random-share", type=float, default=0.25, help="share of random placements (animal)")
             p.add_argument("--noise", type=float, default=0.01, help="camera noise std on the block's pixels")
+            p.add_argument("--shrink", type=float, default=1.0,
+                           help="train the block pasted ×(shrink×0.9 … shrink×1.1) its size (the app's placement): "
+                                "below 1 keeps a margin at full size once every training paste is won")
             p.add_argument("--hard", type=float, default=0.0,
                            help="0..1: draw photos the block still fails on more often (hard-example mining)")
             p.add_argument("--loss", choices=["ce", "margin"], default="margin",
@@ -119,6 +122,7 @@ def run(args) -> int:
 def make(args) -> int:
     for flag, value, ok in (("--hard", args.hard, 0 <= args.hard <= 1),
                             ("--random-share", args.random_share, 0 <= args.random_share <= 1),
+                            ("--shrink", args.shrink, 0.3 <= args.shrink <= 1.5),
                             ("--minutes", args.minutes, args.minutes is None or args.minutes > 0),
                             ("--steps", args.steps, args.steps is None or args.steps > 0),
                             ("--goal", args.goal, args.goal is None or 0 < args.goal <= 1)):
@@ -129,11 +133,11 @@ def make(args) -> int:
         raise UserError(f"--models must name each model once, got {args.models!r}")
     if args.threads:
         torch.set_num_threads(args.threads)
-    opts = MakeOptions(args.target, args.area, models[0], args.out, args.name, args.device, args.photos,
-                       args.holdout, args.check, args.steps or (None if args.minutes else 1500), args.minutes,
-                       args.batch, args.lr, args.seed, args.placement, args.random_share, args.loss, args.kappa,
-                       args.noise, args.hard, args.init, args.goal, args.check_every, not args.no_incremental,
-                       models[1:])
+    same = ("target", "area", "out", "name", "device", "photos", "holdout", "check", "minutes", "batch", "lr",
+            "seed", "placement", "random_share", "loss", "kappa", "noise", "hard", "init", "goal", "check_every",
+            "shrink")
+    opts = MakeOptions(**{k: getattr(args, k) for k in same}, model=models[0], ensemble=models[1:],
+                       steps=args.steps or (None if args.minutes else 1500), incremental=not args.no_incremental)
     png, _ = make_block(opts)
     print(png)
     return 0

@@ -23,12 +23,13 @@ PLACEMENTS = ("animal", "random")
 
 
 def draw_trials(model, photos: torch.Tensor, area: float, trials: int, placement: str, seed: int = 0,
-                ranges: PasteRanges = EVAL_RANGES):
-    """(photo index per trial, camera params, paste params, clean top-1 per photo) for every trial."""
+                ranges: PasteRanges = EVAL_RANGES, boxes: tuple[torch.Tensor, torch.Tensor] | None = None):
+    """(photo index per trial, camera params, paste params, clean top-1 per photo) for every trial. `boxes`:
+    the photos' `cam_boxes` when already known (a check run again and again needs them once)."""
     if placement not in PLACEMENTS:
         raise ValueError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
     gen = torch.Generator().manual_seed(seed)
-    boxes, top = cam_boxes(model, photos)
+    boxes, top = boxes if boxes is not None else cam_boxes(model, photos)
     idx = torch.arange(len(photos)).repeat_interleave(trials)
     if placement == "random":
         cam = sample_camera(len(idx), STILL, gen)
@@ -44,12 +45,12 @@ def _slice(p: PasteParams, sl) -> PasteParams:
 @torch.no_grad()
 def evaluate_block(model, photos: torch.Tensor, block: torch.Tensor, target: int, area: float, trials: int = 20,
                    seed: int = 0, placement: str = "random", ranges: PasteRanges = EVAL_RANGES,
-                   batch: int = 32) -> dict:
+                   batch: int = 32, boxes: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict:
     """photos: N×3×S×S in [0,1]. Returns the targeted success (share of pastes whose top-1 is the target),
     untargeted success (top-1 no longer the clean class), mean target probability, the same per photo
     (`per_photo`: None for a photo left out), the chickens' targeted success, and counts."""
     device = next(model.parameters()).device
-    idx, cam, params, top = draw_trials(model, photos, area, trials, placement, seed, ranges)
+    idx, cam, params, top = draw_trials(model, photos, area, trials, placement, seed, ranges, boxes)
     hits = torch.zeros(len(photos))
     moved = torch.zeros(len(photos))
     prob = torch.zeros(len(photos))

@@ -50,6 +50,7 @@ class MakeOptions:
     kappa: float = 2.0
     noise: float = 0.01
     hard: float = 0.0
+    shrink: float = 1.0              # training pastes at ×(0.9–1.1)·shrink of the block's size (animal placement)
     init: str | None = None
     goal: float | None = None
     check_every: int = 50
@@ -67,8 +68,8 @@ def _photos(opts: MakeOptions, size: int) -> tuple[torch.Tensor, list[str]]:
 
 
 def _check_split(model, x: torch.Tensor, names: list[str], opts: MakeOptions):
-    """(training photos, names, check photos): the check is --check, or every 8th training photo (by name)
-    taken out of training; either way only photos whose top-1 is an animal."""
+    """(training photos, names, check photos, their cam_boxes): the check is --check, or every 8th training
+    photo (by name) taken out of training; either way only photos whose top-1 is an animal."""
     if opts.check:
         check, _ = load_photos(opts.check, model.input_size, recursive=True)
     else:
@@ -77,18 +78,18 @@ def _check_split(model, x: torch.Tensor, names: list[str], opts: MakeOptions):
         check = x[sorted(held)]
         keep = [i for i in range(len(names)) if i not in held]
         x, names = x[keep], [names[i] for i in keep]
-    top = cam_boxes(model, check)[1]
+    boxes, top = cam_boxes(model, check)
     animals = [i for i, t in enumerate(top.tolist()) if is_animal(t)]
     if not animals:
         raise UserError("the held-out check has no photo the classifier sees as an animal")
-    return x, names, check[animals]
+    return x, names, check[animals], (boxes[animals], top[animals])
 
 
 def judge(model, photos: torch.Tensor, block: torch.Tensor, target: int, area: float, trials: int = 10) -> dict:
     """The block's figures on `photos`, as the app pastes it and at random."""
-    out = {}
+    out, boxes = {}, cam_boxes(model, photos)
     for placement in ("animal", "random"):
-        r = evaluate_block(model, photos, block, target, area, trials, seed=0, placement=placement)
+        r = evaluate_block(model, photos, block, target, area, trials, seed=0, placement=placement, boxes=boxes)
         out[placement] = round(r["targeted_success"], 4)
         if r["chickens"] is not None:
             out[f"{placement}_chickens"] = round(r["chickens"], 4)
@@ -113,7 +114,7 @@ def make_block(opts: MakeOptions, log=print) -> tuple[Path, dict]:
     area = block_area(side, model.input_size)
     name = opts.name or slug(target)
     x, names = _photos(opts, model.input_size)
-    x, names, check = _check_split(model, x, names, opts)
+    x, names, check, check_boxes = _check_split(model, x, names, opts)
     init, prior_steps, prior_seconds = None, 0, 0.0
     if opts.init:
         start = load_block(opts.init, model.name)
@@ -129,12 +130,14 @@ def make_block(opts: MakeOptions, log=print) -> tuple[Path, dict]:
                          figures=figures or {})
 
     def check_fn(block):
-        return evaluate_block(model, check, block, target, area, trials=3, seed=1, placement="animal")["targeted_success"]
+        return evaluate_block(model, check, block, target, area, trials=3, seed=1, placement="animal",
+                              boxes=check_boxes)["targeted_success"]
 
     def checkpoint(step, block, success, seconds):
         save_block(block, info(step, seconds, success), opts.out, name)
 
     batches = {"random_share": 1.0 if opts.placement == "random" else opts.random_share, "hard": opts.hard,
+               "scale": (0.9 * opts.shrink, 1.1 * opts.shrink),
                "ranges": TRAIN_RANGES if opts.placement == "animal" else EVAL_RANGES}
     setup = time.time() - t0
     lr = opts.lr or (0.01 if init is not None else 0.03)

@@ -83,8 +83,9 @@ class Batches:
 
     def __init__(self, model, photos: torch.Tensor, area: float, generator: torch.Generator,
                  camera_ranges: CameraRanges = TRAIN_CAMERA, random_share: float = 0.25,
-                 ranges: PasteRanges = TRAIN_RANGES, colour: float = 0.2, hard: float = 0.0):
-        self.photos, self.area, self.gen = photos, area, generator
+                 ranges: PasteRanges = TRAIN_RANGES, colour: float = 0.2, hard: float = 0.0,
+                 scale: tuple[float, float] = (0.9, 1.1)):
+        self.photos, self.area, self.gen, self.scale = photos, area, generator, scale
         self.camera, self.random_share, self.ranges, self.colour, self.hard = camera_ranges, random_share, ranges, colour, hard
         self.boxes = cam_boxes(model, photos)[0] if random_share < 1 else None
         self.won = torch.full((len(photos),), 0.5)            # running success per photo (hard mining)
@@ -101,7 +102,7 @@ class Batches:
             views = jitter_colour(views, g, self.colour)
         if self.boxes is None:
             return idx, views, sample_params(n, self.area, self.ranges, g)
-        params = animal_params(view_boxes(self.boxes[idx], cam), self.area, g, scale=(0.9, 1.1),
+        params = animal_params(view_boxes(self.boxes[idx], cam), self.area, g, scale=self.scale,
                                random_share=self.random_share, ranges=self.ranges)
         return idx, views, params
 

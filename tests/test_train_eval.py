@@ -155,6 +155,18 @@ def test_evaluation_leaves_out_the_target_and_reports_chickens(model, photos):
     assert res["n_chickens"] == 1 and res["chickens"] == res["per_photo"][1] == res["targeted_success"]
 
 
+def test_evaluation_with_known_boxes_is_the_same_and_uses_them(model, photos):
+    """A check run every few steps passes the photos' CAM boxes once: same figures; other boxes, other pastes."""
+    x = photos[0][:4]
+    block = load_block("hog").image
+    boxes = cam_boxes(model, x)
+    given = evaluate_block(model, x, block, 341, 0.1, trials=3, placement="animal", boxes=boxes)
+    assert given == evaluate_block(model, x, block, 341, 0.1, trials=3, placement="animal")
+    corner = (torch.tensor([[0.0, 0.0, 0.05, 0.05]] * 4), boxes[1])
+    moved = evaluate_block(model, x, block, 341, 0.1, trials=3, placement="animal", boxes=corner)
+    assert moved["mean_target_prob"] != given["mean_target_prob"]
+
+
 @pytest.mark.parametrize("name", ["hog", "giant_panda"])
 def test_shipped_blocks_beat_the_seed_block_on_unseen_photos(model, photos, name):
     block = load_block(name)
@@ -206,6 +218,19 @@ def test_make_cli_trains_judges_and_saves(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "blocks", "make", "--target", "hog", "--photos",
                           str(tmp_path / "nothing")], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stderr.startswith("error: no training photos") and bad.stderr.count("\n") == 1
+    bad = subprocess.run([sys.executable, "-m", "blocks", "make", "--target", "hog", "--shrink", "0.1"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and bad.stderr == "error: --shrink out of range: 0.1\n"
+
+
+def test_shrink_trains_the_block_smaller_than_it_is_pasted(model, photos):
+    from blocks.paste import side_for_area
+    from blocks.train import Batches
+    x = photos[0][:4]
+    for scale in ((0.72, 0.88), (0.9, 1.1)):
+        draw = Batches(model, x, 0.1, torch.Generator().manual_seed(0), random_share=0.0, scale=scale)
+        side = draw.draw(64)[2].side / side_for_area(0.1)
+        assert scale[0] - 1e-6 <= side.min() < side.max() <= scale[1] + 1e-6
 
 
 def test_holdout_drops_renamed_copies_of_test_photos(tmp_path):
