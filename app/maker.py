@@ -42,7 +42,7 @@ PERCENT = re.compile(r"^\[[#-]+\]\s+(\d+)%")      # blocks.train.Progress: "[###
 class MakeJob:
     """One background `blocks make` for `target` (an ImageNet class name): start(), then read its state."""
 
-    def __init__(self, target: str, library: Path, minutes: float = 10.0, goal: float = 0.95,
+    def __init__(self, target: str, library: Path, minutes: float = 10.0, goal: float = 0.98,
                  photos: str | None = None):
         self.target, self.library = target, Path(library)
         self.args = ["make", "--target", target, "--minutes", f"{minutes:g}", "--goal", f"{goal:g}", "--threads", "1"]

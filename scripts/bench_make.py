@@ -78,7 +78,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--targets", default="tabby cat,goldfish,king penguin")
     ap.add_argument("--minutes", type=float, default=10.0)
-    ap.add_argument("--goal", type=float, default=0.9, help="stop at this held-out check success")
+    ap.add_argument("--goal", type=float, default=0.98, help="stop at this held-out check success")
     ap.add_argument("--area", type=float, default=0.10)
     ap.add_argument("--batch", type=int, default=12)
     ap.add_argument("--seed", type=int, default=0)
