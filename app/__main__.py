@@ -46,7 +46,8 @@ def parse_args(argv=None):
     ap.add_argument("--device", help="auto | cpu | cuda")
     ap.add_argument("--backend", help="auto | onnx | torch")
     ap.add_argument("--localize", help="cam | sliding | center")
-    ap.add_argument("--confidence", type=float, help="minimum top-class probability to place the block")
+    ap.add_argument("--confidence", type=float, help="how sure the classifier must be of an animal (all animal "
+                    "classes together; with --any-object, of its top class) to place the block")
     ap.add_argument("--any-object", action="store_true",
                     help="place the block on whatever the classifier sees, animal or not")
     ap.add_argument("--kiosk", action="store_true",

@@ -35,7 +35,7 @@ class BlockSettings:
 class LocalizeSettings:
     method: str = "cam"                    # cam | sliding | center
     classes: str = "animals"               # animals | any: what the block goes on (any: any confident object)
-    confidence: float = 0.15               # place the block only when such a class is the top one above this
+    confidence: float = 0.15               # ... such a class on top, and the animal classes together (any: the top one) this sure
     threshold: float = 0.5                 # CAM threshold, as a fraction of its maximum
     smoothing: float = 0.6                 # box EMA: weight of the previous box (0 = no smoothing)
     hold_frames: int = 15                  # keep the last box this many frames after the animal is lost

@@ -28,6 +28,7 @@ class Pred:
     prob: float
     top: list[tuple[str, float]] = field(default_factory=list)  # top-3 (name, prob), best first
     is_animal: bool = True
+    animal_prob: float = 0.0           # all animal classes together (a cat split among breeds is still sure)
 
 
 @dataclass

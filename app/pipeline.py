@@ -22,7 +22,7 @@ import time
 import numpy as np
 
 from blocks import Block, paste_box, paste_frame
-from models import is_animal
+from models import ANIMALS, is_animal
 from models.preprocess import shrink, to_input
 
 from .frame import Box, FrameResult, Pred, ms_since
@@ -38,7 +38,8 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 def make_pred(probs: np.ndarray, names: list[str], k: int = 3) -> Pred:
     top = np.argsort(probs)[::-1][:k]
     i = int(top[0])
-    return Pred(i, names[i], float(probs[i]), [(names[int(j)], float(probs[int(j)])) for j in top], is_animal(i))
+    return Pred(i, names[i], float(probs[i]), [(names[int(j)], float(probs[int(j)])) for j in top], is_animal(i),
+                float(probs[ANIMALS.start:ANIMALS.stop].sum()))
 
 
 def place(box: Box, side: float) -> tuple[float, float]:
@@ -70,8 +71,12 @@ class Pipeline:
             self.index = (self.index + step) % len(self.blocks)
 
     def is_subject(self, pred: Pred) -> bool:
-        """Whether the block goes on what `pred` sees: an animal (or, with classes 'any', anything) sure enough."""
-        return (pred.is_animal or self.loc.classes == "any") and pred.prob >= self.loc.confidence
+        """Whether the block goes on what `pred` sees: an animal — the top class one, and the animal classes
+        together at least `confidence` sure (a cat the model splits among five cat breeds is still a sure
+        animal) — or, with classes 'any', anything whose top class is that sure."""
+        if self.loc.classes == "any":
+            return pred.prob >= self.loc.confidence
+        return pred.is_animal and max(pred.prob, pred.animal_prob) >= self.loc.confidence
 
     def _small(self, frame: np.ndarray) -> np.ndarray:
         """The frame at the classifier's input size (BGR uint8 S×S)."""
