@@ -119,3 +119,17 @@ def test_the_loop_keeps_its_timings_apart_from_the_pipelines(pipeline):
     assert set(res.ms) == {"paste", "infer", "localize"}                      # not edited by the loop
     assert set(summary.stage_ms) == {"paste", "infer", "localize", "capture", "render", "latency", "frame"}
     assert summary.stage_ms["capture"] == [0.5] and summary.stage_ms["infer"] == [res.ms["infer"]]
+
+
+def test_an_animal_split_among_classes_is_still_an_animal(pipeline):
+    """cat.jpg: the top class (a cat breed) holds ~16%, the animal classes together ~73%: the block goes on."""
+    from app.frame import Pred
+    conf = pipeline.loc.confidence
+    split = Pred(285, "Egyptian cat", conf / 2, [], True, 0.73)
+    assert pipeline.is_subject(split)
+    assert not pipeline.is_subject(Pred(285, "Egyptian cat", conf / 2, [], True, conf / 2))
+    assert not pipeline.is_subject(Pred(951, "lemon", 0.9, [], False, 0.01))     # not an animal on top
+    cat = cv2.resize(cv2.imread(str(PHOTOS / "cat.jpg")), (320, 240))
+    pipeline.smoother.box = None
+    res = pipeline.step(cat)
+    assert res.before.animal_prob > 2 * res.before.prob and res.block is pipeline.block
