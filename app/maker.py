@@ -35,6 +35,8 @@ from pathlib import Path
 from blocks import list_blocks, load_block
 from models import UserError, class_index, class_names
 
+from .config import BlockSettings
+
 PROGRAM_ENV = "CHICKEN_SAVIOUR_MAKER"
 PERCENT = re.compile(r"^\[[#-]+\]\s+(\d+)%")      # blocks.train.Progress: "[########------------]  43% step ..."
 
@@ -42,8 +44,8 @@ PERCENT = re.compile(r"^\[[#-]+\]\s+(\d+)%")      # blocks.train.Progress: "[###
 class MakeJob:
     """One background `blocks make` for `target` (an ImageNet class name): start(), then read its state."""
 
-    def __init__(self, target: str, library: Path, minutes: float = 10.0, goal: float = 0.98,
-                 photos: str | None = None):
+    def __init__(self, target: str, library: Path, minutes: float = BlockSettings.make_minutes,
+                 goal: float = BlockSettings.make_goal, photos: str | None = None):
         self.target, self.library = target, Path(library)
         self.args = ["make", "--target", target, "--minutes", f"{minutes:g}", "--goal", f"{goal:g}", "--threads", "1"]
         self.args += ["--photos", photos] if photos else []

@@ -138,16 +138,15 @@ class Pipeline:
         t = time.perf_counter()
         before = make_pred(probs[0], self.names)
         after = make_pred(probs[-1], self.names)
-        found = self._localize(before, fmap[0], frame)
+        tracked = self._localize(before, fmap[0], frame)      # the smoothed box the next frame pastes on
         ms["localize"] = ms_since(t)
-        if box is None and can_paste and found is not None:     # the animal has just appeared: paste now
+        if box is None and can_paste and tracked is not None:   # the animal has just appeared: paste now
             t = time.perf_counter()
-            box = found
+            box = tracked
             after_frame, pasted_input, _ = self._paste(frame, small, box)
             after = make_pred(softmax(self.backend.infer(pasted_input[None])[0])[0], self.names)
             ms["infer"] += ms_since(t)
-        pasted = box is not None
-        side = math.sqrt(self.block.info.area) * self.scale if pasted else 0.0
-        used_box = to_pixels(tuple(box), frame.shape[1], frame.shape[0]) if pasted else None
-        return FrameResult(before, after, after_frame, used_box, self.block if pasted else None,
-                           round(side * side, 5) if pasted else None, ms)
+        if box is None:
+            return FrameResult(before, after, after_frame, None, None, None, ms)
+        return FrameResult(before, after, after_frame, to_pixels(tuple(box), frame.shape[1], frame.shape[0]),
+                           self.block, round(self.block.info.area * self.scale ** 2, 5), ms)

@@ -105,7 +105,7 @@ def beside_make(args, settings, backend, source) -> dict:
     from app.run import run
     quiet = lambda m: None  # noqa: E731
     with tempfile.TemporaryDirectory(prefix="bench-make-") as lib:
-        job = MakeJob(args.with_make, Path(lib), args.make_minutes, 0.98, args.photos).start()
+        job = MakeJob(args.with_make, Path(lib), args.make_minutes, settings.block.make_goal, args.photos).start()
         t = time.perf_counter()
         try:
             while job.running and not job.training:
