@@ -29,6 +29,7 @@ class Pred:
     top: list[tuple[str, float]] = field(default_factory=list)  # top-3 (name, prob), best first
     is_animal: bool = True
     animal_prob: float = 0.0           # all animal classes together (a cat split among breeds is still sure)
+    animal_index: int | None = None    # the likeliest animal class (the top class when that is an animal)
 
 
 @dataclass

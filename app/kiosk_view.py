@@ -105,11 +105,11 @@ def _width(text: str, scale: float, font=FONT, bold=1.0) -> int:
     return cv2.getTextSize(text, font, scale, max(1, round(scale * 1.6 * bold)))[0][0]
 
 
-def _draw_card(img, rect: Rect, caption: str, caption_color, pred, name_color, ref: int, any_object: bool) -> None:
+def _draw_card(img, rect: Rect, caption: str, caption_color, pred, name_color, ref: int, untagged: bool) -> None:
     """Caption line (BEFORE / AFTER) over the big top-1 name, its probability beside it if it fits."""
     x, y, w, h = rect
     pad = round(0.012 * ref)
-    name = pred.name if pred.is_animal or any_object else f"{pred.name} (not an animal)"
+    name = pred.name if pred.is_animal or untagged else f"{pred.name} (not an animal)"
     name = ascii_text(name)
     big = _scale_for(ref * LABEL_SHARE)
     pct = f" {round(min(max(pred.prob, 0.0), 1.0) * 100)}%"
@@ -215,7 +215,8 @@ def render_kiosk(before: np.ndarray, after: np.ndarray, pred_before, pred_after,
     _fill_around(canvas, k.panes, BG)
     same = pred_after.name == pred_before.name
     after_color = OK_GREEN if same else ACCENT
-    plain = pred_before.is_animal or hud.any_object
+    untagged = hud.any_object or box is not None     # the block is on something: no "(not an animal)" tag
+    plain = pred_before.is_animal or untagged
     for frame, pane, card, pred, cap, colors in (
             (before, k.panes[0], k.cards[0], pred_before, "BEFORE", (GREY, WHITE if plain else GREY, OK_GREEN)),
             (after, k.panes[1], k.cards[1], pred_after, _after_caption(same, hud),
@@ -229,7 +230,7 @@ def render_kiosk(before: np.ndarray, after: np.ndarray, pred_before, pred_after,
         m = round(k.ref / 90)
         draw_bars(view, (m, pane[3] - m), pred.top, min(pane[2] - 2 * m, round(k.ref / 2)),
                   scale=_scale_for(k.ref / 54), color=colors[2], anchor="bottom")
-        _draw_card(canvas, card, cap, colors[0], pred, colors[1], k.ref, hud.any_object)
+        _draw_card(canvas, card, cap, colors[0], pred, colors[1], k.ref, untagged)
     x0, y0 = k.cards[0][:2]
     x1, y1 = k.panes[1][0] + k.panes[1][2], k.panes[1][1] + k.panes[1][3]
     if hud.lost:

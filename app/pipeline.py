@@ -38,8 +38,9 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 def make_pred(probs: np.ndarray, names: list[str], k: int = 3) -> Pred:
     top = np.argsort(probs)[::-1][:k]
     i = int(top[0])
+    animals = probs[ANIMALS.start:ANIMALS.stop]
     return Pred(i, names[i], float(probs[i]), [(names[int(j)], float(probs[int(j)])) for j in top], is_animal(i),
-                float(probs[ANIMALS.start:ANIMALS.stop].sum()))
+                float(animals.sum()), ANIMALS.start + int(np.argmax(animals)))
 
 
 def place(box: Box, side: float) -> tuple[float, float]:
@@ -70,13 +71,23 @@ class Pipeline:
         if self.blocks:
             self.index = (self.index + step) % len(self.blocks)
 
-    def is_subject(self, pred: Pred) -> bool:
-        """Whether the block goes on what `pred` sees: an animal — the top class one, and the animal classes
-        together at least `confidence` sure (a cat the model splits among five cat breeds is still a sure
-        animal) — or, with classes 'any', anything whose top class is that sure."""
+    def subject(self, pred: Pred) -> int | None:
+        """The class whose activation map places the block, None when the block goes on nothing:
+        - an animal on top, the animal classes together at least `confidence` sure (a cat the model splits
+          among five cat breeds is still a sure animal): the top class;
+        - another class on top but the animal classes together at least `animal_mass` sure (a rabbit on a
+          couch: 'studio couch' 30%, the rabbits 45%): the likeliest animal;
+        - with classes 'any': the top class when it is `confidence` sure (a mug, a phone...)."""
         if self.loc.classes == "any":
-            return pred.prob >= self.loc.confidence
-        return pred.is_animal and max(pred.prob, pred.animal_prob) >= self.loc.confidence
+            return pred.index if pred.prob >= self.loc.confidence else None
+        if pred.is_animal and max(pred.prob, pred.animal_prob) >= self.loc.confidence:
+            return pred.index
+        if pred.animal_index is not None and pred.animal_prob >= self.loc.animal_mass:
+            return pred.animal_index
+        return None
+
+    def is_subject(self, pred: Pred) -> bool:
+        return self.subject(pred) is not None
 
     def _small(self, frame: np.ndarray) -> np.ndarray:
         """The frame at the classifier's input size (BGR uint8 S×S)."""
@@ -104,13 +115,14 @@ class Pipeline:
         return paste_frame(frame, block.image, center, side), to_input(after_small), changed
 
     def _localize(self, before: Pred, fmap: np.ndarray, frame: np.ndarray) -> Box | None:
-        """The box of the animal `before` names (None when it is no subject); the smoother follows it."""
+        """The box of the class `subject(before)` names (None when there is none); the smoother follows it."""
         found = None
-        if self.is_subject(before):
+        cls = self.subject(before)
+        if cls is not None:
             if self.loc.method == "cam":
-                found = cam_box(fmap, self.fc, before.index, self.loc.threshold)
+                found = cam_box(fmap, self.fc, cls, self.loc.threshold)
             elif self.loc.method == "sliding":
-                found = sliding_box(self._classify_crops, frame, before.index)
+                found = sliding_box(self._classify_crops, frame, cls)
             else:
                 found = (0.3, 0.3, 0.4, 0.4)
         return self.smoother.update(found)

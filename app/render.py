@@ -231,7 +231,7 @@ def _ui_scale(pw: int, ph: int) -> float:
 
 
 def _draw_pane(pane: np.ndarray, caption: str, pred: Pred, label_color, caption_extra: str,
-               box, bar_color, bottom_margin: int, any_object: bool = False) -> None:
+               box, bar_color, bottom_margin: int, untagged: bool = False) -> None:
     ph, pw = pane.shape[:2]
     k = _ui_scale(pw, ph)
     m = max(4, int(round(8 * k)))                    # margin from the pane edges
@@ -246,7 +246,7 @@ def _draw_pane(pane: np.ndarray, caption: str, pred: Pred, label_color, caption_
     pad = max(3, int(round(6 * k)))
     max_w = pw - 2 * m - 2 * pad
     cap_text = fit_text(caption + caption_extra, max(max_w, 0), cap_scale, 1, FONT)
-    name = pred.name if pred.is_animal or any_object else f"{pred.name} (not an animal)"
+    name = pred.name if pred.is_animal or untagged else f"{pred.name} (not an animal)"
     pct = " " + _pct(pred.prob)
     pct_w = _text_size(pct, lab_scale, lab_th, FONT_BOLD)[0]
     lab_text = fit_text(name, max(max_w - pct_w, 0), lab_scale, lab_th, FONT_BOLD) + pct
@@ -428,10 +428,11 @@ def render(before: np.ndarray, after: np.ndarray, pred_before: Pred, pred_after:
     same = pred_after.name == pred_before.name
     after_color = OK_GREEN if same else ACCENT
     after_extra = "" if same else "  - fooled"
-    before_color = WHITE if pred_before.is_animal or hud.any_object else GREY
+    untagged = hud.any_object or box is not None     # the block is on something: no "(not an animal)" tag
+    before_color = WHITE if pred_before.is_animal or untagged else GREY
     _draw_pane(r1, "BEFORE", pred_before, before_color, "", box, OK_GREEN,
-               strip_h if layout != "stacked" else 0, hud.any_object)
-    _draw_pane(r2, "AFTER", pred_after, after_color, after_extra, box, after_color, strip_h, hud.any_object)
+               strip_h if layout != "stacked" else 0, untagged)
+    _draw_pane(r2, "AFTER", pred_after, after_color, after_extra, box, after_color, strip_h, untagged)
 
     _draw_header(canvas, hud)
     panes = canvas[HEADER_H:]

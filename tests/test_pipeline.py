@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from app.config import Settings, override
+from app.pipeline import Pipeline
 from app.run import Loop, make_pipeline
 from app.sinks import Summary
 from blocks import paste_frame
@@ -133,3 +134,27 @@ def test_an_animal_split_among_classes_is_still_an_animal(pipeline):
     pipeline.smoother.box = None
     res = pipeline.step(cat)
     assert res.before.animal_prob > 2 * res.before.prob and res.block is pipeline.block
+
+
+def test_an_animal_under_another_top_class_gets_the_block_on_the_animal():
+    """A rabbit on a couch ('studio couch' 30% on top, the rabbit classes 45% together): the block goes on
+    the likeliest animal's activation, not the couch's; below `animal_mass` it goes on nothing."""
+    from types import SimpleNamespace
+
+    from app.config import LocalizeSettings
+    from app.frame import Pred
+    fc = np.zeros((1000, 2))
+    fc[331, 0] = fc[831, 1] = 1.0                 # hare looks at channel 0, studio couch at channel 1
+    fmap = np.zeros((2, 7, 7))
+    fmap[0, :2, :2] = 1.0                         # the hare: top left
+    fmap[1, 4:, 4:] = 1.0                         # the couch: bottom right
+    loc = LocalizeSettings(smoothing=0.0, hold_frames=0)
+    pipe = Pipeline(SimpleNamespace(fc_weight=fc), [], [], loc)
+    couch = Pred(831, "studio couch", 0.30, [], False, loc.animal_mass + 0.05, 331)
+    assert pipe.subject(couch) == 331
+    x, y, w, h = pipe._localize(couch, fmap, np.zeros((70, 70, 3), np.uint8))
+    assert x + w < 0.5 and y + h < 0.5            # on the hare
+    unsure = Pred(831, "studio couch", 0.30, [], False, loc.animal_mass - 0.05, 331)
+    assert pipe.subject(unsure) is None and pipe._localize(unsure, fmap, None) is None
+    anything = Pipeline(SimpleNamespace(fc_weight=fc), [], [], LocalizeSettings(classes="any"))
+    assert anything.subject(couch) == 831         # any object: the top class, whatever it is
