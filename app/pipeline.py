@@ -20,8 +20,9 @@ import math
 import time
 
 import numpy as np
+import torch
 
-from blocks import Block, paste_box, paste_frame
+from blocks import Block, paste_box, paste_frame, placement
 from models import ANIMALS, is_animal
 from models.preprocess import shrink, to_input
 
@@ -44,10 +45,10 @@ def make_pred(probs: np.ndarray, names: list[str], k: int = 3) -> Pred:
 
 
 def place(box: Box, side: float) -> tuple[float, float]:
-    """Block centre on the box centre, moved just enough to keep the whole block inside the frame."""
-    x, y, w, h = box
-    half = min(side / 2, 0.5)
-    return (min(max(x + w / 2, half), 1 - half), min(max(y + h / 2, half), 1 - half))
+    """Block centre on the box centre, moved just enough to keep the whole block inside the frame: the rule
+    block training and evaluation use (`blocks.placement.place`), for one box."""
+    x, y = placement.place(torch.tensor([box], dtype=torch.float64), torch.tensor([side], dtype=torch.float64))[0]
+    return float(x), float(y)
 
 
 class Pipeline:

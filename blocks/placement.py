@@ -114,8 +114,8 @@ def cam_boxes(model, photos: torch.Tensor, threshold: float = 0.5, batch: int = 
 
 
 def place(boxes: torch.Tensor, side: torch.Tensor) -> torch.Tensor:
-    """N×2 block centres on the boxes' centres, moved just enough to keep the whole block inside (the app's
-    rule, `app.pipeline.place`, for N boxes at once)."""
+    """N×2 block centres on the boxes' centres, moved just enough to keep the whole block inside (the app
+    places its one block by this rule too)."""
     half = (side / 2).clamp(max=0.5)[:, None]
     centre = boxes[:, :2] + boxes[:, 2:] / 2
     return torch.minimum(torch.maximum(centre, half), 1 - half)
