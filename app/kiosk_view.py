@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from .render import (ACCENT, BOX_COLOR, FONT, FONT_BOLD, GREY, OK_GREEN, REC_RED, WHITE, Hud,
-                     ascii_text, blend_rect, draw_bars, draw_help, fit_text)
+                     ascii_text, blend_rect, draw_bars, draw_help, fit_text, label_name, no_tag)
 
 LABEL_SHARE = 1 / 12 * 1.06   # top-1 label letter height / shorter screen side (6% above the 1/12 asked for)
 INK = 20.8                    # Hershey letter height (h, digits, %) in pixels at font scale 1
@@ -109,8 +109,7 @@ def _draw_card(img, rect: Rect, caption: str, caption_color, pred, name_color, r
     """Caption line (BEFORE / AFTER) over the big top-1 name, its probability beside it if it fits."""
     x, y, w, h = rect
     pad = round(0.012 * ref)
-    name = pred.name if pred.is_animal or untagged else f"{pred.name} (not an animal)"
-    name = ascii_text(name)
+    name = ascii_text(label_name(pred, untagged))
     big = _scale_for(ref * LABEL_SHARE)
     pct = f" {round(min(max(pred.prob, 0.0), 1.0) * 100)}%"
     small = big * 0.6
@@ -215,7 +214,7 @@ def render_kiosk(before: np.ndarray, after: np.ndarray, pred_before, pred_after,
     _fill_around(canvas, k.panes, BG)
     same = pred_after.name == pred_before.name
     after_color = OK_GREEN if same else ACCENT
-    untagged = hud.any_object or box is not None     # the block is on something: no "(not an animal)" tag
+    untagged = no_tag(hud, box)
     plain = pred_before.is_animal or untagged
     for frame, pane, card, pred, cap, colors in (
             (before, k.panes[0], k.cards[0], pred_before, "BEFORE", (GREY, WHITE if plain else GREY, OK_GREEN)),

@@ -225,6 +225,16 @@ def canvas_size(frame_shape, layout: str = "side_by_side", pane_width: int | Non
     raise ValueError(f"layout must be 'side_by_side' or 'stacked', got {layout!r}")
 
 
+def no_tag(hud: Hud, box) -> bool:
+    """Labels go without the "(not an animal)" tag: the block goes on any object, or it is on something now."""
+    return hud.any_object or box is not None
+
+
+def label_name(pred: Pred, untagged: bool) -> str:
+    """The top-1 name as shown: tagged "(not an animal)" when it is none, unless `untagged`."""
+    return pred.name if pred.is_animal or untagged else f"{pred.name} (not an animal)"
+
+
 def _ui_scale(pw: int, ph: int) -> float:
     """Font/spacing scale: 1.0 for a 640x480 pane, clamped so tiny panes stay legible-ish."""
     return min(max(min(pw / 640.0, ph / 480.0), 0.5), 2.0)
@@ -246,7 +256,7 @@ def _draw_pane(pane: np.ndarray, caption: str, pred: Pred, label_color, caption_
     pad = max(3, int(round(6 * k)))
     max_w = pw - 2 * m - 2 * pad
     cap_text = fit_text(caption + caption_extra, max(max_w, 0), cap_scale, 1, FONT)
-    name = pred.name if pred.is_animal or untagged else f"{pred.name} (not an animal)"
+    name = label_name(pred, untagged)
     pct = " " + _pct(pred.prob)
     pct_w = _text_size(pct, lab_scale, lab_th, FONT_BOLD)[0]
     lab_text = fit_text(name, max(max_w - pct_w, 0), lab_scale, lab_th, FONT_BOLD) + pct
@@ -428,7 +438,7 @@ def render(before: np.ndarray, after: np.ndarray, pred_before: Pred, pred_after:
     same = pred_after.name == pred_before.name
     after_color = OK_GREEN if same else ACCENT
     after_extra = "" if same else "  - fooled"
-    untagged = hud.any_object or box is not None     # the block is on something: no "(not an animal)" tag
+    untagged = no_tag(hud, box)
     before_color = WHITE if pred_before.is_animal or untagged else GREY
     _draw_pane(r1, "BEFORE", pred_before, before_color, "", box, OK_GREEN,
                strip_h if layout != "stacked" else 0, untagged)

@@ -1,12 +1,14 @@
 """The pipeline's frame: the Block it pasted, its own timings, and where it pasted handed to infer_pair."""
 import math
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
 import pytest
 import torch
 
-from app.config import Settings, override
+from app.config import LocalizeSettings, Settings, override
+from app.frame import Pred
 from app.pipeline import Pipeline
 from app.run import Loop, make_pipeline
 from app.sinks import Summary
@@ -124,7 +126,6 @@ def test_the_loop_keeps_its_timings_apart_from_the_pipelines(pipeline):
 
 def test_an_animal_split_among_classes_is_still_an_animal(pipeline):
     """cat.jpg: the top class (a cat breed) holds ~16%, the animal classes together ~73%: the block goes on."""
-    from app.frame import Pred
     conf = pipeline.loc.confidence
     split = Pred(285, "Egyptian cat", conf / 2, [], True, 0.73)
     assert pipeline.is_subject(split)
@@ -139,10 +140,6 @@ def test_an_animal_split_among_classes_is_still_an_animal(pipeline):
 def test_an_animal_under_another_top_class_gets_the_block_on_the_animal():
     """A rabbit on a couch ('studio couch' 30% on top, the rabbit classes 45% together): the block goes on
     the likeliest animal's activation, not the couch's; below `animal_mass` it goes on nothing."""
-    from types import SimpleNamespace
-
-    from app.config import LocalizeSettings
-    from app.frame import Pred
     fc = np.zeros((1000, 2))
     fc[331, 0] = fc[831, 1] = 1.0                 # hare looks at channel 0, studio couch at channel 1
     fmap = np.zeros((2, 7, 7))
