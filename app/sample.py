@@ -31,6 +31,15 @@ MOTIONS = (
 )
 
 
+def random_motion(rng: np.random.Generator) -> tuple[float, ...]:
+    """A camera move drawn from the same ranges as ``MOTIONS`` (zoom 1.0-1.35 at each end, pan -0.6..0.6,
+    roll -3..3 degrees), for judging blocks over more than the fixed moves."""
+    zoom = rng.uniform(1.0, 1.35, 2)
+    pan = rng.uniform(-0.6, 0.6, 4)
+    roll = rng.uniform(-3.0, 3.0, 2)
+    return tuple(float(v) for v in (*zoom, *pan, *roll))
+
+
 def _load_image(item, size: tuple[int, int]) -> np.ndarray:
     """An image (array or path) as BGRA, shrunk to at most ~2x what ``size`` needs. Four channels because
     OpenCV's bilinear warp is ~2.7x faster on them than on three (0.9 vs 2.4 ms a 640x480 frame here),
@@ -93,11 +102,13 @@ def seconds_list(n: int, seconds_each: float | Sequence[float]) -> list[float]:
 
 
 def ken_burns(images: Sequence, size: tuple[int, int] = (640, 480), fps: float = 30.0,
-              seconds_each: float | Sequence[float] = 3.0, fade: float = 0.5) -> Iterator[np.ndarray]:
+              seconds_each: float | Sequence[float] = 3.0, fade: float = 0.5,
+              motions: Sequence[Sequence[float]] = MOTIONS) -> Iterator[np.ndarray]:
     """Yield one pass of a pan/zoom/slight-rotation clip over ``images`` (arrays or paths).
 
     Each image gets ``seconds_each`` seconds (one number or one per image) and a fixed move
-    from ``MOTIONS``; the last ``fade`` seconds of each image crossfade into the next.
+    from ``motions`` (cycled; default ``MOTIONS``); the last ``fade`` seconds of each image crossfade
+    into the next.
     Frames are BGR uint8 of exactly ``size`` (W, H); the same inputs give the same frames.
     Images given as paths are loaded one at a time, so big folders stay cheap.
     """
@@ -111,12 +122,12 @@ def ken_burns(images: Sequence, size: tuple[int, int] = (640, 480), fps: float =
         n_fade = min(int(fade * fps), n // 3) if has_next else 0
         nxt = None
         for j in range(n):
-            frame = _render(cur, size, MOTIONS[i % len(MOTIONS)], j / (n - 1) if n > 1 else 0.0)
+            frame = _render(cur, size, motions[i % len(motions)], j / (n - 1) if n > 1 else 0.0)
             if j >= n - n_fade:
                 if nxt is None:
                     nxt = _load_image(images[i + 1], size)
                 a = (j - (n - n_fade) + 1) / (n_fade + 1)
-                start = _render(nxt, size, MOTIONS[(i + 1) % len(MOTIONS)], 0.0)
+                start = _render(nxt, size, motions[(i + 1) % len(motions)], 0.0)
                 frame = cv2.addWeighted(frame, 1.0 - a, start, a, 0.0)
             yield frame
         if has_next:

@@ -44,7 +44,7 @@ import numpy as np
 from models.errors import UserError
 
 from .frame import as_bgr
-from .sample import frames_for, ken_burns, sample_photos, seconds_list
+from .sample import MOTIONS, frames_for, ken_burns, sample_photos, seconds_list
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
@@ -187,11 +187,12 @@ class Prefetch(Source):
 
 def image_clip(name: str, images: Sequence, size: tuple[int, int] = (640, 480), fps: float = 30.0,
                seconds_each: float | Sequence[float] = 3.0, loop: bool = False,
-               realtime: bool = False) -> ClipSource:
-    """A :class:`ClipSource` playing ``images`` through :func:`ken_burns`."""
+               realtime: bool = False, motions: Sequence[Sequence[float]] = MOTIONS) -> ClipSource:
+    """A :class:`ClipSource` playing ``images`` through :func:`ken_burns` (camera moves ``motions``)."""
     size = (int(size[0]), int(size[1]))
     count = sum(frames_for(s, fps) for s in seconds_list(len(images), seconds_each))
-    return ClipSource(name, lambda: ken_burns(images, size, fps, seconds_each), count, fps, loop, realtime)
+    return ClipSource(name, lambda: ken_burns(images, size, fps, seconds_each, motions=motions), count, fps, loop,
+                      realtime)
 
 
 def sample_source(size: tuple[int, int] = (640, 480), fps: float = 30.0, loop: bool = False,

@@ -1,7 +1,8 @@
 """The number a user sees: the share of frames whose right pane says the block's target, measured with the
 app's own pipeline, headless.
 
-    python scripts/eval_live.py --source CLIP_OR_DIR_OR_IMAGE --block NAME [--frames N] [--scale S] [--json]
+    python scripts/eval_live.py --source CLIP_OR_DIR_OR_IMAGE --block NAME [--frames N] [--scale S] [--seed K]
+                                [--json]
 
 Every frame goes through what `python -m app --source ... --headless` does to it (app.sources.open_source,
 fitted to the processing size, app.pipeline.Pipeline.step with the settings of config.yaml or --config):
@@ -14,8 +15,12 @@ app's pan-and-zoom clip of one image, for --frames frames (default 60) with a fr
 over from the photo before). Reported: each photo's share, the total over all frames, the mean over photos,
 the worst photo, chickens apart (photos whose clean before-label is ImageNet 7 `cock` or 8 `hen` in most
 of their frames), and the share over the photos the app sees as an animal (before-label an animal in most of
-their frames; a photo it never sees as one never gets a block). A video file, `sample` or one image gives one share (a video: every frame unless --frames).
-The model is loaded once for everything.
+their frames; a photo it never sees as one never gets a block). A video file, `sample` or one image gives one
+share (a video: every frame unless --frames). The model is loaded once for everything.
+
+Each photo plays with the app's own camera move (seed 0). `--seed K` (K ≥ 1) gives each photo a random move
+of the same kind instead (zoom, pan and roll drawn per photo from the ranges of app.sample.MOTIONS): run
+seeds 0, 1, 2 for a figure's spread over camera paths.
 """
 from __future__ import annotations
 
@@ -25,17 +30,20 @@ import json
 import statistics
 import sys
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.config import load_settings, override  # noqa: E402
 from app.run import fit, library, make_pipeline  # noqa: E402
-from app.sources import IMAGE_EXTS, open_source  # noqa: E402
+from app.sample import random_motion  # noqa: E402
+from app.sources import IMAGE_EXTS, image_clip, open_source  # noqa: E402
 from blocks import load_block  # noqa: E402
 from models import CHICKENS, UserError, is_animal, load_classifier  # noqa: E402
 from models.backend import make_backend  # noqa: E402
@@ -122,9 +130,15 @@ def play(settings, backend, source, name: str, frames: int | None, t0: float) ->
     return tally
 
 
-def photo_source(settings, path: Path):
-    """The app's source for one photo: its pan-and-zoom clip, looped so that any number of frames plays."""
-    return open_source(str(path), size=settings.size, loop=True, realtime=False, fps=settings.fps)
+def photo_source(settings, path: Path, seed: int = 0):
+    """The app's source for one photo: its pan-and-zoom clip, looped so that any number of frames plays.
+    Seed 0 is the app's own camera move; another seed gives each photo a move of its own drawn from the same
+    ranges (app.sample.random_motion), the same for the same seed and photo name."""
+    if not seed:
+        return open_source(str(path), size=settings.size, loop=True, realtime=False, fps=settings.fps)
+    rng = np.random.default_rng([seed, zlib.crc32(path.name.encode())])
+    return image_clip(path.name, [path], settings.size, settings.fps, 3.0, loop=True, realtime=False,
+                      motions=[random_motion(rng)])
 
 
 def share(fooled: int, judged: int) -> float | None:
@@ -177,7 +191,7 @@ def pct(v) -> str:
 
 def print_tables(res: dict) -> None:
     print(f"block {res['block']} -> {res['target_name']!r} at area {res['area']:.4f} (scale {res['scale']:g}), "
-          f"{res['kind']} {res['source']}, model {res['model']} ({res['backend']})")
+          f"{res['kind']} {res['source']} (camera seed {res['seed']}), model {res['model']} ({res['backend']})")
     if res["kind"] == "photos":
         print(f"\n{'photo':34s} {'share':>6s} {'fooled':>7s} {'judged':>7s} {'left out':>8s} {'no paste':>8s}  "
               f"before (majority)")
@@ -214,6 +228,9 @@ def evaluate(args) -> dict:
     clip = None
     if files is None:                   # a missing file or an unreadable video fails here, before the model
         clip = open_source(settings.source, size=settings.size, realtime=False, fps=settings.fps)
+        if args.seed:
+            clip.close()
+            raise UserError("--seed applies to photos (a folder or an image), not to a clip")
         if clip.live and not args.frames:
             clip.close()
             raise UserError(f"{settings.source} is a live source: give --frames")
@@ -238,9 +255,9 @@ def evaluate(args) -> dict:
         tallies = []
         for f in files:
             t = time.perf_counter()
-            tallies.append(play(settings, backend, photo_source(settings, f), str(f), frames, t))
+            tallies.append(play(settings, backend, photo_source(settings, f, args.seed), str(f), frames, t))
     res = summarize(tallies, backend.class_names)
-    return {"source": settings.source, "kind": "clip" if clip is not None else "photos",
+    return {"source": settings.source, "kind": "clip" if clip is not None else "photos", "seed": args.seed,
             "block": str(block.path), "target": block.info.target, "target_name": block.info.target_name,
             "scale": settings.block.scale, "area": round(block.info.area * settings.block.scale ** 2, 5),
             "model": backend.model_name, "backend": backend.name, "startup_s": round(startup, 2),
@@ -254,6 +271,8 @@ def main(argv=None) -> int:
     ap.add_argument("--frames", type=int, help=f"frames per photo (default {DEFAULT_PHOTO_FRAMES}); "
                     "for a clip: stop after N (default: to its end)")
     ap.add_argument("--scale", type=float, help="block side × this (default: config's block.scale)")
+    ap.add_argument("--seed", type=int, default=0, help="photos only: 0 (default) plays each photo with the "
+                    "app's own camera move; another seed gives each photo a random move of the same kind")
     ap.add_argument("--backend", help="auto | onnx | torch (default: config's)")
     ap.add_argument("--config", help="settings file (default: config.yaml)")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
@@ -262,6 +281,8 @@ def main(argv=None) -> int:
     try:
         if args.frames is not None and args.frames < 1:
             raise UserError(f"--frames must be ≥ 1, got {args.frames}")
+        if args.seed < 0:
+            raise UserError(f"--seed must be ≥ 0, got {args.seed}")
         res = evaluate(args)
     except UserError as exc:
         if args.debug:

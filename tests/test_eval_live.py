@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import cv2
+import numpy as np
 import pytest
 
 from conftest import PHOTOS, ROOT
@@ -122,6 +123,27 @@ def test_a_clip_gives_one_share(tmp_path):
     assert res["chicken_frames"]["judged"] == res["judged"]        # every frame shows the hens
 
 
+def test_a_seed_gives_each_photo_another_camera_path(folder):
+    """--seed 1 plays the same photos along other camera moves: the same frames judged, other frames seen
+    (the hens' share or before-labels may move), and the run says its seed; seed 0 is the app's own move."""
+    out = run_script("--source", str(folder / "hens.jpg"), "--block", "giant_panda", "--frames", str(FRAMES),
+                     "--seed", "1", "--json")
+    assert out.returncode == 0, out.stderr
+    res = json.loads(out.stdout)
+    assert res["seed"] == 1 and res["frames"] == FRAMES and res["chickens"]["photos"] == 1
+    mod = load_script()
+    settings = mod.settings_for(mod.argparse.Namespace(config=None, source=str(folder), block="hog", scale=None,
+                                                       backend=None))
+    first = {}
+    for seed in (0, 1, 2):
+        with mod.photo_source(settings, folder / "hens.jpg", seed) as src:
+            first[seed] = src.read()
+    with mod.open_source(str(folder / "hens.jpg"), size=settings.size) as src:
+        own = src.read()
+    assert np.array_equal(first[0], own)
+    assert np.abs(first[1].astype(int) - first[2]).mean() > 5 and np.abs(first[1].astype(int) - own).mean() > 5
+
+
 def load_script():
     if "eval_live" not in sys.modules:      # registered first: its dataclass looks its module up
         spec = importlib.util.spec_from_file_location("eval_live", ROOT / "scripts" / "eval_live.py")
@@ -134,6 +156,8 @@ def load_script():
     (["--source", "no/such/folder", "--block", "hog"], "no such file or folder"),
     (["--source", str(PHOTOS / "hens.jpg"), "--block", "no_such_block"], "unknown block"),
     (["--source", str(PHOTOS), "--block", "hog", "--frames", "0"], "--frames"),
+    (["--source", str(PHOTOS), "--block", "hog", "--seed", "-1"], "--seed"),
+    (["--source", "sample", "--block", "hog", "--seed", "1"], "--seed applies to photos"),
 ])
 def test_bad_input_is_one_error_line(args, says, capsys):
     assert load_script().main(args) == 2

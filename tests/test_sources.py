@@ -99,6 +99,33 @@ def test_view_stays_inside_the_photo(photo, motion):
         assert xy[:, 1].min() >= -1e-3 and xy[:, 1].max() <= photo[1] + 1e-3
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_random_moves_stay_in_the_ranges_of_the_fixed_ones(seed):
+    """A random camera move (eval_live --seed) is of the same kind as MOTIONS: zoom, pan and roll in their
+    ranges; the same generator state gives the same move, and it keeps the view inside the photo."""
+    rng = np.random.default_rng(seed)
+    moves = np.array([sample.random_motion(rng) for _ in range(50)])
+    for moves_ in (moves, np.array(sample.MOTIONS)):
+        assert moves_.shape[1] == 8
+        assert np.all(moves_[:, :2] >= 1.0) and np.all(moves_[:, :2] <= 1.35)
+        assert np.all(np.abs(moves_[:, 2:6]) <= 0.6) and np.all(np.abs(moves_[:, 6:]) <= 3.0)
+    assert len(np.unique(moves, axis=0)) == 50
+    for move in moves[:5]:
+        test_view_stays_inside_the_photo((960, 640), tuple(move))
+    a, b = (sample.random_motion(np.random.default_rng(seed)) for _ in range(2))
+    assert a == b
+
+
+def test_ken_burns_plays_the_moves_it_is_given():
+    img = np.random.default_rng(0).integers(0, 255, (300, 400, 3), np.uint8)
+    own = list(ken_burns([img], size=(120, 90), fps=10, seconds_each=1))
+    same = list(ken_burns([img], size=(120, 90), fps=10, seconds_each=1, motions=sample.MOTIONS))
+    other = list(ken_burns([img], size=(120, 90), fps=10, seconds_each=1,
+                           motions=[sample.random_motion(np.random.default_rng(1))]))
+    assert all(np.array_equal(a, b) for a, b in zip(own, same))
+    assert np.mean([np.abs(a.astype(int) - b).mean() for a, b in zip(own, other)]) > 10
+
+
 def test_view_moves_zooms_and_rotates():
     motion = sample.MOTIONS[0]
     start = sample._view_matrix((960, 640), (640, 480), motion, 0.0)
