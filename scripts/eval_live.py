@@ -11,8 +11,8 @@ BEFORE-label already is the target are left out (nothing to change); frames wher
 animal seen: the app pastes only on an animal) count as failures: the user sees no change.
 
 A folder is judged photo by photo: each image in it (subfolders included) is played as its own source, the
-app's pan-and-zoom clip of one image, for --frames frames (default 60) with a fresh pipeline (no box carried
-over from the photo before). Reported: each photo's share, the total over all frames, the mean over photos,
+app's pan-and-zoom clip of one image, for --frames frames (default: the whole clip the app plays for a photo,
+3 s = 90 frames at 30 fps) with a fresh pipeline (no box carried over from the photo before). Reported: each photo's share, the total over all frames, the mean over photos,
 the worst photo, chickens apart (photos whose clean before-label is ImageNet 7 `cock` or 8 `hen` in most
 of their frames), and the share over the photos the app sees as an animal (before-label an animal in most of
 their frames; a photo it never sees as one never gets a block). A video file, `sample` or one image gives one
@@ -48,7 +48,6 @@ from blocks import load_block  # noqa: E402
 from models import CHICKENS, UserError, is_animal, load_classifier  # noqa: E402
 from models.backend import make_backend  # noqa: E402
 
-DEFAULT_PHOTO_FRAMES = 60
 
 
 @dataclass
@@ -251,11 +250,11 @@ def evaluate(args) -> dict:
     if clip is not None:
         tallies = [play(settings, backend, clip, settings.source, args.frames, time.perf_counter())]
     else:
-        frames = args.frames or DEFAULT_PHOTO_FRAMES
         tallies = []
         for f in files:
             t = time.perf_counter()
-            tallies.append(play(settings, backend, photo_source(settings, f, args.seed), str(f), frames, t))
+            source = photo_source(settings, f, args.seed)
+            tallies.append(play(settings, backend, source, str(f), args.frames or source.frame_count, t))
     res = summarize(tallies, backend.class_names)
     return {"source": settings.source, "kind": "clip" if clip is not None else "photos", "seed": args.seed,
             "block": str(block.path), "target": block.info.target, "target_name": block.info.target_name,
@@ -268,7 +267,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--source", required=True, help="a folder of photos, an image, a video file or 'sample'")
     ap.add_argument("--block", required=True, help="library block name or PNG path (its JSON beside it)")
-    ap.add_argument("--frames", type=int, help=f"frames per photo (default {DEFAULT_PHOTO_FRAMES}); "
+    ap.add_argument("--frames", type=int, help="frames per photo (default: its whole clip, 90 at 30 fps); "
                     "for a clip: stop after N (default: to its end)")
     ap.add_argument("--scale", type=float, help="block side × this (default: config's block.scale)")
     ap.add_argument("--seed", type=int, default=0, help="photos only: 0 (default) plays each photo with the "

@@ -123,6 +123,16 @@ def test_a_clip_gives_one_share(tmp_path):
     assert res["chicken_frames"]["judged"] == res["judged"]        # every frame shows the hens
 
 
+def test_a_photo_is_judged_over_the_whole_clip_the_app_plays_by_default(folder):
+    """Without --frames a photo plays exactly the frames `python -m app --source PHOTO` shows: one pass."""
+    out = run_script("--source", str(folder / "sub"), "--block", "hog", "--json")
+    assert out.returncode == 0, out.stderr
+    res = json.loads(out.stdout)
+    mod = load_script()
+    with mod.open_source(str(folder / "sub" / "duck.jpg")) as src:
+        assert res["frames"] == res["per_photo"][0]["frames"] == src.frame_count == 90
+
+
 def test_a_seed_gives_each_photo_another_camera_path(folder):
     """--seed 1 plays the same photos along other camera moves: the same frames judged, other frames seen
     (the hens' share or before-labels may move), and the run says its seed; seed 0 is the app's own move."""
