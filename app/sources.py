@@ -399,8 +399,10 @@ def _is_url(spec: str) -> bool:
 
 
 def open_source(spec: str | int, size: tuple[int, int] = (640, 480), loop: bool = False,
-                realtime: bool = False, fps: float = 30.0, warn=print_to_stderr) -> Source:
-    """Open ``spec`` (camera index, URL, "sample", video file, image folder or image); see the module doc."""
+                realtime: bool = False, fps: float = 30.0, warn=print_to_stderr,
+                motions: Sequence[Sequence[float]] = MOTIONS) -> Source:
+    """Open ``spec`` (camera index, URL, "sample", video file, image folder or image); see the module doc.
+    An image or a folder of them plays with the camera moves ``motions`` (default ``app.sample.MOTIONS``)."""
     if isinstance(spec, int) or (isinstance(spec, str) and spec.strip().isdigit()):
         index = int(spec)
         try:
@@ -423,9 +425,9 @@ def open_source(spec: str | int, size: tuple[int, int] = (640, 480), loop: bool 
         for p in images:
             if not cv2.haveImageReader(str(p)):
                 raise UserError(f"cannot read image: {p}")
-        return image_clip(path.name or spec, images, size, fps, 3.0, loop, realtime)
+        return image_clip(path.name or spec, images, size, fps, 3.0, loop, realtime, motions)
     if path.suffix.lower() in IMAGE_EXTS:
         if cv2.imread(str(path)) is None:
             raise UserError(f"cannot read image: {spec}")
-        return image_clip(path.name, [path], size, fps, 3.0, loop, realtime)
+        return image_clip(path.name, [path], size, fps, 3.0, loop, realtime, motions)
     return VideoFileSource(path, loop, realtime)

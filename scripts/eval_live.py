@@ -12,10 +12,11 @@ animal seen: the app pastes only on an animal) count as failures: the user sees 
 
 A folder is judged photo by photo: each image in it (subfolders included) is played as its own source, the
 app's pan-and-zoom clip of one image, for --frames frames (default: the whole clip the app plays for a photo,
-3 s = 90 frames at 30 fps) with a fresh pipeline (no box carried over from the photo before). Reported: each photo's share, the total over all frames, the mean over photos,
-the worst photo, chickens apart (photos whose clean before-label is ImageNet 7 `cock` or 8 `hen` in most
-of their frames), and the share over the photos the app sees as an animal (before-label an animal in most of
-their frames; a photo it never sees as one never gets a block). A video file, `sample` or one image gives one
+3 s = 90 frames at 30 fps) with a fresh pipeline (no box carried over from the photo before). Reported: each
+photo's share, the total over all frames, the mean over photos, the worst photo, chickens apart (photos
+whose clean before-label is ImageNet 7 `cock` or 8 `hen` in most of their frames), and the share over the
+photos the app sees as an animal (before-label an animal in most of their frames; a photo it never sees as
+one never gets a block). A video file, `sample` or one image gives one
 share (a video: every frame unless --frames). The model is loaded once for everything.
 
 Each photo plays with the app's own camera move (seed 0). `--seed K` (K ≥ 1) gives each photo a random move
@@ -42,12 +43,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.config import load_settings, override  # noqa: E402
 from app.run import fit, library, make_pipeline  # noqa: E402
-from app.sample import random_motion  # noqa: E402
-from app.sources import IMAGE_EXTS, image_clip, open_source  # noqa: E402
+from app.sample import MOTIONS, random_motion  # noqa: E402
+from app.sources import IMAGE_EXTS, open_source  # noqa: E402
 from blocks import load_block  # noqa: E402
 from models import CHICKENS, UserError, is_animal, load_classifier  # noqa: E402
 from models.backend import make_backend  # noqa: E402
-
 
 
 @dataclass
@@ -133,11 +133,9 @@ def photo_source(settings, path: Path, seed: int = 0):
     """The app's source for one photo: its pan-and-zoom clip, looped so that any number of frames plays.
     Seed 0 is the app's own camera move; another seed gives each photo a move of its own drawn from the same
     ranges (app.sample.random_motion), the same for the same seed and photo name."""
-    if not seed:
-        return open_source(str(path), size=settings.size, loop=True, realtime=False, fps=settings.fps)
     rng = np.random.default_rng([seed, zlib.crc32(path.name.encode())])
-    return image_clip(path.name, [path], settings.size, settings.fps, 3.0, loop=True, realtime=False,
-                      motions=[random_motion(rng)])
+    motions = [random_motion(rng)] if seed else MOTIONS
+    return open_source(str(path), size=settings.size, loop=True, realtime=False, fps=settings.fps, motions=motions)
 
 
 def share(fooled: int, judged: int) -> float | None:
