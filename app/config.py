@@ -37,6 +37,7 @@ class LocalizeSettings:
     classes: str = "animals"               # animals | any: what the block goes on (any: any confident object)
     confidence: float = 0.15               # ... such a class on top, and the animal classes together (any: the top one) this sure
     animal_mass: float = 0.4               # ... or the animal classes together this sure under another top class (animals)
+    keep_mass: float = 0.2                 # ... once a block is on an animal: it stays while they are this sure (≤ animal_mass)
     threshold: float = 0.5                 # CAM threshold, as a fraction of its maximum
     smoothing: float = 0.6                 # box EMA: weight of the previous box (0 = no smoothing)
     hold_frames: int = 15                  # keep the last box this many frames after the animal is lost
@@ -107,7 +108,8 @@ CHOICES = {
 }
 RANGES = {  # key: (low, high), inclusive
     "fps": (1, 240), "threads": (0, 256), "max_frames": (0, 10**9), "block.scale": (0.2, 3.0),
-    "localize.confidence": (0.0, 1.0), "localize.animal_mass": (0.0, 1.0), "localize.threshold": (0.05, 0.95), "localize.smoothing": (0.0, 0.95),
+    "localize.confidence": (0.0, 1.0), "localize.animal_mass": (0.0, 1.0), "localize.keep_mass": (0.0, 1.0),
+    "localize.threshold": (0.05, 0.95), "localize.smoothing": (0.0, 0.95),
     "localize.hold_frames": (0, 10**6), "ui.pane_width": (0, 4096), "ui.fooled_window": (1, 10**5),
     "record.anim_max_frames": (2, 10**5), "record.anim_width": (0, 8192), "record.anim_fps": (1, 50),
     "record.webp_quality": (1, 100), "block.make_minutes": (0.1, 1440), "block.make_goal": (0.01, 1.0),

@@ -77,13 +77,15 @@ class Pipeline:
         - an animal on top, the animal classes together at least `confidence` sure (a cat the model splits
           among five cat breeds is still a sure animal): the top class;
         - another class on top but the animal classes together at least `animal_mass` sure (a rabbit on a
-          couch: 'studio couch' 30%, the rabbits 45%): the likeliest animal;
+          couch: 'studio couch' 30%, the rabbits 45%): the likeliest animal; once the block is on an animal
+          (a box is held), `keep_mass` is enough: the animal seen at 40% and then at 30% is the same animal;
         - with classes 'any': the top class when it is `confidence` sure (a mug, a phone...)."""
         if self.loc.classes == "any":
             return pred.index if pred.prob >= self.loc.confidence else None
         if pred.is_animal and max(pred.prob, pred.animal_prob) >= self.loc.confidence:
             return pred.index
-        if pred.animal_index is not None and pred.animal_prob >= self.loc.animal_mass:
+        mass = min(self.loc.keep_mass, self.loc.animal_mass) if self.smoother.box is not None else self.loc.animal_mass
+        if pred.animal_index is not None and pred.animal_prob >= mass:
             return pred.animal_index
         return None
 

@@ -152,6 +152,28 @@ def test_an_animal_under_another_top_class_gets_the_block_on_the_animal():
     x, y, w, h = pipe._localize(couch, fmap, np.zeros((70, 70, 3), np.uint8))
     assert x + w < 0.5 and y + h < 0.5            # on the hare
     unsure = Pred(831, "studio couch", 0.30, [], False, loc.animal_mass - 0.05, 331)
+    pipe.smoother.box = None                      # nothing held (a held box needs only keep_mass: next test)
     assert pipe.subject(unsure) is None and pipe._localize(unsure, fmap, None) is None
     anything = Pipeline(SimpleNamespace(fc_weight=fc), [], [], LocalizeSettings(classes="any"))
     assert anything.subject(couch) == 831         # any object: the top class, whatever it is
+
+
+def test_an_animal_already_under_the_block_needs_only_keep_mass():
+    """The gate's hysteresis: an animal under another top class gets the block at `animal_mass`; once a box is
+    held it keeps it down to `keep_mass`, and below that the box is let go (after the hold)."""
+    fc = np.zeros((1000, 1))
+    fc[331, 0] = 1.0
+    fmap = np.zeros((1, 7, 7))
+    fmap[0, :2, :2] = 1.0
+    loc = LocalizeSettings(animal_mass=0.4, keep_mass=0.2, smoothing=0.0, hold_frames=0)
+    pipe = Pipeline(SimpleNamespace(fc_weight=fc), [], [], loc)
+    at = lambda mass: Pred(831, "studio couch", 0.30, [], False, mass, 331)   # noqa: E731
+    assert pipe._localize(at(0.3), fmap, None) is None          # not yet on it: 0.3 < animal_mass
+    assert pipe._localize(at(0.45), fmap, None) is not None     # on it
+    assert pipe._localize(at(0.3), fmap, None) is not None      # stays on it above keep_mass
+    assert pipe._localize(at(0.25), fmap, None) is not None
+    assert pipe._localize(at(0.15), fmap, None) is None         # lets go below it
+    assert pipe._localize(at(0.3), fmap, None) is None          # and needs animal_mass again
+    same = Pipeline(SimpleNamespace(fc_weight=fc), [], [], LocalizeSettings(animal_mass=0.4, keep_mass=0.4))
+    same._localize(at(0.45), fmap, None)
+    assert same.subject(at(0.3)) is None                        # keep_mass = animal_mass: no hysteresis
