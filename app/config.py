@@ -41,6 +41,8 @@ class LocalizeSettings:
     threshold: float = 0.5                 # CAM threshold, as a fraction of its maximum
     smoothing: float = 0.6                 # box EMA: weight of the previous box (0 = no smoothing)
     hold_frames: int = 15                  # keep the last box this many frames after the animal is lost
+    fallback: bool = True                  # cam: a frame the block at the box's centre does not fool tries it at the
+                                           # CAM's centre of mass (one more inference) and stays there while it fools
 
 
 KIOSK_TEXT = "Right: the same frame with a small adversarial block. Same model, same instant."

@@ -8,6 +8,11 @@ inference serves both labels and the next box. On the frame where an animal firs
 yet: that frame is localised first and pasted at once (one more inference), so the right pane never shows
 an animal without its block.
 
+Two spots on the animal (`localize.fallback`): the block goes on the centre of the animal's CAM box; in a
+frame where that does not turn the right pane into the target, it is tried once more, in the same frame, at
+the CAM's centre of mass (where the class's evidence is densest: on a dog's portrait the forehead rather
+than the chest), and stays there while it works. The extra inference runs only on such frames.
+
 The block is pasted twice at one placement: into the classifier's input at the input's own pixels (the
 block is trained as so many input pixels: it reaches the classifier exactly as trained, whatever the
 camera's resolution) and into the frame, for the eye and the recording. Pasting it into a 640×480 frame
@@ -62,6 +67,8 @@ class Pipeline:
         self.index = block_index
         self.enabled = enabled
         self.smoother = BoxSmoother(localize.smoothing, localize.hold_frames)
+        self.massed = BoxSmoother(localize.smoothing, localize.hold_frames)   # the fallback spot (CAM mass)
+        self.spot = 0                       # where the block goes: 0 the box's centre, 1 the fallback spot
         self.fc = backend.fc_weight
 
     @property
@@ -118,17 +125,47 @@ class Pipeline:
         return paste_frame(frame, block.image, center, side), to_input(after_small), changed
 
     def _localize(self, before: Pred, fmap: np.ndarray, frame: np.ndarray) -> Box | None:
-        """The box of the class `subject(before)` names (None when there is none); the smoother follows it."""
-        found = None
+        """The box of the class `subject(before)` names (None when there is none); the smoother follows it.
+        With `fallback` (cam), a second smoother follows the same region's box moved onto its centre of mass."""
+        found = massed = None
         cls = self.subject(before)
         if cls is not None:
             if self.loc.method == "cam":
                 found = cam_box(fmap, self.fc, cls, self.loc.threshold)
+                if self.loc.fallback:
+                    massed = cam_box(fmap, self.fc, cls, self.loc.threshold, aim="mass")
             elif self.loc.method == "sliding":
                 found = sliding_box(self._classify_crops, frame, cls)
             else:
                 found = (0.3, 0.3, 0.4, 0.4)
-        return self.smoother.update(found)
+        self.massed.update(massed)
+        tracked = self.smoother.update(found)
+        if tracked is None or self.massed.box is None:
+            self.spot = 0                   # a new animal starts at its box's centre
+        return tracked
+
+    def _spot_box(self) -> Box | None:
+        """Where this frame's block goes: the smoothed box, or (after a fallback) the smoothed mass box."""
+        held = self.massed.box if self.spot else self.smoother.box
+        return None if held is None else tuple(float(v) for v in held)
+
+    def _fall_back(self, frame: np.ndarray, small: np.ndarray, current: tuple) -> tuple:
+        """`current`: (after-probabilities, frame with the block, box) at this frame's spot. When the block
+        there does not turn the frame into its target (and `localize.fallback`), it is tried at the other
+        spot (box centre or CAM centre of mass) in the same frame; the app switches to that spot if it scores
+        the target higher. Returns the (after-probabilities, frame with the block, box) to show."""
+        probs, target = current[0], self.block.info.target
+        other = 1 - self.spot
+        box = self.massed.box if other else self.smoother.box
+        if not self.loc.fallback or int(probs.argmax()) == target or box is None:
+            return current
+        box = tuple(float(v) for v in box)
+        after_frame, pasted_input, _ = self._paste(frame, small, box)
+        tried = softmax(self.backend.infer(pasted_input[None])[0])[0]
+        if tried[target] <= probs[target]:
+            return current
+        self.spot = other
+        return tried, after_frame, box
 
     def step(self, frame: np.ndarray) -> FrameResult:
         ms: dict[str, float] = {}
@@ -136,7 +173,7 @@ class Pipeline:
         small = self._small(frame)
         clean = to_input(small)
         can_paste = self.enabled and self.block is not None
-        box = self.smoother.box if can_paste else None
+        box = self._spot_box() if can_paste else None
         after_frame = frame
         if box is not None:
             after_frame, pasted_input, changed = self._paste(frame, small, box)
@@ -148,18 +185,23 @@ class Pipeline:
         else:
             logits, fmap = self.backend.infer(clean[None])
         probs = softmax(logits)
+        after_probs = probs[-1]
+        if box is not None:
+            after_probs, after_frame, box = self._fall_back(frame, small, (after_probs, after_frame, box))
         ms["infer"] = ms_since(t)
 
         t = time.perf_counter()
         before = make_pred(probs[0], self.names)
-        after = make_pred(probs[-1], self.names)
+        after = make_pred(after_probs, self.names)
         tracked = self._localize(before, fmap[0], frame)      # the smoothed box the next frame pastes on
         ms["localize"] = ms_since(t)
         if box is None and can_paste and tracked is not None:   # the animal has just appeared: paste now
             t = time.perf_counter()
             box = tracked
             after_frame, pasted_input, _ = self._paste(frame, small, box)
-            after = make_pred(softmax(self.backend.infer(pasted_input[None])[0])[0], self.names)
+            after_probs = softmax(self.backend.infer(pasted_input[None])[0])[0]
+            after_probs, after_frame, box = self._fall_back(frame, small, (after_probs, after_frame, box))
+            after = make_pred(after_probs, self.names)
             ms["infer"] += ms_since(t)
         if box is None:
             return FrameResult(before, after, after_frame, None, None, None, ms)

@@ -27,6 +27,24 @@ def test_cam_box_finds_a_planted_peak():
     assert cam_box(np.zeros((4, 7, 7), np.float32), fc, 5) is None
 
 
+def test_mass_aim_centres_the_box_on_where_the_evidence_is_densest():
+    """aim "mass": the region's box, same size, moved onto its activation-weighted centre (a block put there
+    hides the most of the class's evidence); aim "box" is the plain box."""
+    fc = np.zeros((1000, 4), np.float32)
+    fc[5, 2] = 1.0
+    fmap = np.zeros((4, 7, 7), np.float32)
+    ramp = np.arange(4)
+    fmap[2, 1:5, 1:5] = 1.0 - 0.1 * (ramp[:, None] + ramp[None, :])    # peak 1.0 at the top-left cell
+    box = cam_box(fmap, fc, 5)
+    assert cam_box(fmap, fc, 5, aim="box") == box
+    mass = cam_box(fmap, fc, 5, aim="mass")
+    assert mass[2:] == box[2:]
+    centre = np.add(box[:2], np.divide(box[2:], 2))
+    peak = np.array([1.5 / 7, 1.5 / 7])
+    moved = np.add(mass[:2], np.divide(mass[2:], 2))
+    assert np.all(moved < centre - 0.02) and np.all(moved > peak)
+
+
 def test_cam_keeps_the_strongest_of_two_regions():
     fc = np.ones((1000, 1), np.float32)
     fmap = np.zeros((1, 7, 7), np.float32)

@@ -13,10 +13,12 @@ from app.pipeline import Pipeline
 from app.run import Loop, make_pipeline
 from app.sinks import Summary
 from blocks import paste_frame
+from blocks.library import Block, BlockInfo
 from blocks.paste import PasteParams, paste
 from conftest import PHOTOS
+from models.cam import cam_box
 from models.incremental import changed_box
-from models.preprocess import to_tensor
+from models.preprocess import to_input, to_tensor
 
 HENS = cv2.resize(cv2.imread(str(PHOTOS / "hens.jpg")), (320, 240))
 
@@ -177,3 +179,71 @@ def test_an_animal_already_under_the_block_needs_only_keep_mass():
     same = Pipeline(SimpleNamespace(fc_weight=fc), [], [], LocalizeSettings(animal_mass=0.4, keep_mass=0.4))
     same._localize(at(0.45), fmap, None)
     assert same.subject(at(0.3)) is None                        # keep_mass = animal_mass: no hysteresis
+
+
+class SpotClassifier:
+    """A stand-in classifier that says `target` only when the input at point `hot` (x, y fractions) differs
+    from the plain grey frame (the block covers it) and hen otherwise; its feature map is `fmap` for every
+    image. Counts the images it classifies."""
+
+    input_size, incremental = 224, False
+
+    def __init__(self, fmap, fc, hot, target):
+        self.fmap, self.fc_weight, self.hot, self.target, self.images = fmap, fc, hot, target, 0
+        self.grey = to_input(np.full((224, 224, 3), 128, np.uint8))[:, 0, 0]
+
+    def infer(self, x):
+        self.images += len(x)
+        logits = np.zeros((len(x), 1000), np.float32)
+        logits[:, 8] = 5.0
+        px, py = int(self.hot[0] * 224), int(self.hot[1] * 224)
+        covered = np.abs(x[:, :, py, px] - self.grey).max(1) > 0.1
+        logits[covered, self.target] = 10.0
+        return logits, np.repeat(self.fmap[None], len(x), 0)
+
+    def infer_pair(self, before, after, changed=None):
+        return self.infer(np.stack([before, after]))
+
+
+def _spot_pipeline(fallback: bool):
+    """A block of 0.05 × the input's side; the animal's CAM region an L (its box's centre is off the L, its
+    centre of mass on it, more than a block apart); the classifier is fooled only by a block on the centre
+    of mass."""
+    fc = np.zeros((1000, 4), np.float32)
+    fc[8, 2] = 1.0
+    fmap = np.zeros((4, 7, 7), np.float32)
+    fmap[2, 1, 1:6] = fmap[2, 1:6, 1] = 1.0
+    mass = cam_box(fmap, fc, 8, 0.5, aim="mass")
+    hot = (mass[0] + mass[2] / 2, mass[1] + mass[3] / 2)
+    box = cam_box(fmap, fc, 8, 0.5)
+    assert max(abs(box[0] + box[2] / 2 - hot[0]), abs(box[1] + box[3] / 2 - hot[1])) > 0.05
+    info = BlockInfo(target=341, target_name="hog", model="efficientnet_lite0", area=0.0025, side=11)
+    block = Block("blue", torch.zeros(3, 11, 11).index_fill_(0, torch.tensor([2]), 1.0), info)
+    backend = SpotClassifier(fmap, fc, hot, 341)
+    loc = LocalizeSettings(smoothing=0.0, hold_frames=0, fallback=fallback)
+    return Pipeline(backend, [block], [f"class {i}" for i in range(1000)], loc), backend, hot
+
+
+def test_a_frame_the_block_misses_at_the_box_centre_tries_the_centre_of_mass_and_stays_there():
+    """localize.fallback: the block at the CAM box's centre does not fool the classifier, so the same frame
+    is classified once more with the block on the CAM's centre of mass, which does; the right pane shows that
+    one, and the next frames paste there straight away (no extra inference while it fools)."""
+    pipe, backend, hot = _spot_pipeline(fallback=True)
+    grey = np.full((240, 320, 3), 128, np.uint8)
+    first = pipe.step(grey)             # the animal appears: localised, pasted at the box, missed, retried
+    assert first.after.index == 341 and first.before.index == 8 and pipe.spot == 1
+    x, y, w, h = first.box
+    assert abs((x + w / 2) / 320 - hot[0]) < 0.02 and abs((y + h / 2) / 240 - hot[1]) < 0.02
+    backend.images = 0
+    nxt = pipe.step(grey)
+    assert nxt.after.index == 341 and backend.images == 2       # one pair, no retry
+    assert (nxt.after_frame != grey).any()
+
+
+def test_without_the_fallback_the_block_stays_on_the_box_centre():
+    pipe, backend, _ = _spot_pipeline(fallback=False)
+    grey = np.full((240, 320, 3), 128, np.uint8)
+    pipe.step(grey)
+    backend.images = 0
+    res = pipe.step(grey)
+    assert res.after.index == 8 and pipe.spot == 0 and backend.images == 2
