@@ -144,10 +144,9 @@ class Pipeline:
             self.spot = 0                   # a new animal starts at its box's centre
         return tracked
 
-    def _spot_box(self) -> Box | None:
-        """Where this frame's block goes: the smoothed box, or (after a fallback) the smoothed mass box."""
-        held = self.massed.box if self.spot else self.smoother.box
-        return None if held is None else tuple(float(v) for v in held)
+    def _spot_box(self, spot: int) -> np.ndarray | None:
+        """The smoothed box of a spot: 0 the CAM box, 1 the same box on the CAM's centre of mass."""
+        return (self.smoother, self.massed)[spot].box
 
     def _fall_back(self, frame: np.ndarray, small: np.ndarray, current: tuple) -> tuple:
         """`current`: (after-probabilities, frame with the block, box) at this frame's spot. When the block
@@ -156,10 +155,9 @@ class Pipeline:
         the target higher. Returns the (after-probabilities, frame with the block, box) to show."""
         probs, target = current[0], self.block.info.target
         other = 1 - self.spot
-        box = self.massed.box if other else self.smoother.box
+        box = self._spot_box(other)
         if not self.loc.fallback or int(probs.argmax()) == target or box is None:
             return current
-        box = tuple(float(v) for v in box)
         after_frame, pasted_input, _ = self._paste(frame, small, box)
         tried = softmax(self.backend.infer(pasted_input[None])[0])[0]
         if tried[target] <= probs[target]:
@@ -173,7 +171,7 @@ class Pipeline:
         small = self._small(frame)
         clean = to_input(small)
         can_paste = self.enabled and self.block is not None
-        box = self._spot_box() if can_paste else None
+        box = self._spot_box(self.spot) if can_paste else None
         after_frame = frame
         if box is not None:
             after_frame, pasted_input, changed = self._paste(frame, small, box)
