@@ -44,6 +44,8 @@ class Hud:
     message: str = ""             # transient one-line message at the bottom
     any_object: bool = False      # the block goes on any object: labels are not marked "(not an animal)"
     making: str = ""              # a block being made in the background: "making king penguin 43%"
+    readout: bool = True          # the debug readout (fps, latency, device/backend) and the top-3 bars
+    hint: bool = True             # the small "h: help" hint in the header
 
 
 KEYS = [(key.name, key.help) for key in keys.KEYS]   # the help overlay's rows
