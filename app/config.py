@@ -47,6 +47,7 @@ class LocalizeSettings:
 
 KIOSK_TEXT = "Right: the same frame with a small adversarial block. Same model, same instant."
 KIOSK_TEXT_OFF = "Block off for a moment: both sides see the same frame."
+KIOSK_TEXT_IDLE = "Show the camera an animal: a small block will fool the classifier on the right."
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class KioskSettings:
     enabled: bool = False                  # booth mode (--kiosk): fullscreen, big labels, runs by itself
     text: str = KIOSK_TEXT                 # the explanation strip under the panes ("" = none)
     text_off: str = KIOSK_TEXT_OFF         # the strip while the block is off (the rhythm, or space)
+    text_idle: str = KIOSK_TEXT_IDLE       # the strip while nothing in view carries the block (a call to action)
     attract_after_s: float = 20.0          # no animal in view this long: play attract_source (0 = never)
     attract_source: str = "sample"         # what plays then, until the camera sees an animal again
     cycle_s: float = 0.0                   # step to the next block every N seconds (0 = never)

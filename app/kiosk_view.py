@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .render import (ACCENT, BOX_COLOR, FONT, FONT_BOLD, GREY, OK_GREEN, REC_RED, WHITE, Hud,
-                     ascii_text, blend_rect, draw_bars, draw_help, fit_text, label_name, no_tag)
+from .render import (BOX_COLOR, FONT, FONT_BOLD, GREY, OK_GREEN, REC_RED, TAG_COLORS, WHITE, Hud, after_tag,
+                     ascii_text, blend_rect, draw_bars, draw_help, fit_text, header_status, label_name, no_tag)
 
 LABEL_SHARE = 1 / 12 * 1.06   # top-1 label letter height / shorter screen side (6% above the 1/12 asked for)
 INK = 20.8                    # Hershey letter height (h, digits, %) in pixels at font scale 1
@@ -106,25 +106,27 @@ def _width(text: str, scale: float, font=FONT, bold=1.0) -> int:
 
 
 def _draw_card(img, rect: Rect, caption: str, caption_color, pred, name_color, ref: int, untagged: bool) -> None:
-    """Caption line (BEFORE / AFTER) over the big top-1 name, its probability beside it if it fits."""
+    """Caption line (BEFORE / AFTER) over the big top-1 name; its probability sits at the card's right end on
+    the name's baseline, always in the same place, and a name too long for the rest shrinks (to 70%), then
+    is cut short with "..."."""
     x, y, w, h = rect
     pad = round(0.012 * ref)
-    name = ascii_text(label_name(pred, untagged))
     big = _scale_for(ref * LABEL_SHARE)
-    pct = f" {round(min(max(pred.prob, 0.0), 1.0) * 100)}%"
     small = big * 0.6
+    pct = f"{round(min(max(pred.prob, 0.0), 1.0) * 100)}%"
     room = w - 2 * pad
-    if _width(name, big, FONT_BOLD) + _width(pct, small, FONT_BOLD) > room:
-        caption, pct = f"{caption}   {pct.strip()}", ""          # the probability moves up to the caption
-    if _width(name, big, FONT_BOLD) > room:                      # a long name shrinks to fit (rare)
-        big *= room / _width(name, big, FONT_BOLD)
+    pct_w = _width(pct, small, FONT_BOLD)
+    name_room = max(room - pct_w - round(0.02 * ref), 1)
+    name = ascii_text(label_name(pred, untagged))
+    if _width(name, big, FONT_BOLD) > name_room:
+        big = max(big * name_room / _width(name, big, FONT_BOLD), big * 0.7)
+        name = fit_text(name, name_room, big, max(1, round(big * 1.6)), FONT_BOLD)
     cap = _scale_for(0.033 * ref)
     cap_base = y + pad + round(0.033 * ref)
     _put(img, fit_text(caption, room, cap, max(1, round(cap * 1.6)), FONT), (x + pad, cap_base), cap, caption_color)
-    base = y + h - pad - round(big * INK * 0.3)                  # room for descenders under the baseline
+    base = y + h - pad - round(_scale_for(ref * LABEL_SHARE) * INK * 0.3)   # room for descenders
     _put(img, name, (x + pad, base), big, name_color, FONT_BOLD)
-    if pct:
-        _put(img, pct, (x + pad + _width(name, big, FONT_BOLD), base), small, name_color, FONT_BOLD)
+    _put(img, pct, (x + w - pad - pct_w, base), small, name_color, FONT_BOLD)
 
 
 def _draw_header(img, rect: Rect, hud: Hud, notice: str) -> None:
@@ -134,12 +136,7 @@ def _draw_header(img, rect: Rect, hud: Hud, notice: str) -> None:
     base = y + (h + round(s * INK)) // 2
     pad = round(0.4 * h)
     _put(img, "chicken-saviour", (x + pad, base), s, WHITE, FONT_BOLD)
-    if hud.target is None:
-        block = "no block"
-    else:
-        block = f"block -> {hud.target}" if hud.block_on else f"block off ({hud.target})"
-    fooled = "-" if hud.fooled is None else f"{round(hud.fooled * 100)}%"
-    status = f"{block}    fooled {fooled}"
+    status = ascii_text("    ".join(header_status(hud, readout=False)))
     sx = x + pad * 2 + _width("chicken-saviour", s, FONT_BOLD)
     _put(img, status, (sx, base), s, (210, 210, 210))
     right = x + w - pad
@@ -196,30 +193,34 @@ def _draw_lost(img, rect: Rect, ref: int) -> None:
     _put(img, text, (x + (w - _width(text, s, FONT_BOLD)) // 2, y + (h + round(s * INK)) // 2), s, WHITE, FONT_BOLD)
 
 
-def _after_caption(same: bool, hud: Hud) -> str:
+def strip_text(hud: Hud, pasted: bool, text: str, text_off: str, text_idle: str) -> str:
+    """The explanation strip's sentence for the state on screen: the block off (`text_off`), on but with
+    nothing in view to paste it on (`text_idle`, a call to action), or on the animal (`text`)."""
     if hud.target is not None and not hud.block_on:
-        return "AFTER - block off"
-    return "AFTER" if same else "AFTER - fooled"
+        return text_off
+    return text if pasted or hud.target is None else text_idle
 
 
 def render_kiosk(before: np.ndarray, after: np.ndarray, pred_before, pred_after, box, hud: Hud,
-                 screen: tuple[int, int], text: str = "", notice: str = "", layout: str | None = None) -> np.ndarray:
+                 screen: tuple[int, int], text: str = "", notice: str = "", layout: str | None = None,
+                 fooled: bool | None = None) -> np.ndarray:
     """A new BGR image of exactly `screen` (w, h): header, label cards, BEFORE and AFTER panes, explanation.
     `box` (x, y, w, h) is in frame pixels or None; `notice` (e.g. the attract loop's) shows in the header
-    unless `hud.message` does; `layout` None picks whichever fills the screen more."""
+    unless `hud.message` does; `layout` None picks whichever fills the screen more; `fooled` as in
+    app.render.render (the after-label is the pasted block's target)."""
     fh, fw = before.shape[:2]
     k = kiosk_layout((int(screen[0]), int(screen[1])), (fw, fh), layout)
     W, H = k.size
     canvas = np.empty((H, W, 3), np.uint8)
     _fill_around(canvas, k.panes, BG)
-    same = pred_after.name == pred_before.name
-    after_color = OK_GREEN if same else ACCENT
+    tag, kind = after_tag(pred_before, pred_after, hud, fooled)
+    after_color = TAG_COLORS[kind]
     untagged = no_tag(hud, box)
     plain = pred_before.is_animal or untagged
     for frame, pane, card, pred, cap, colors in (
             (before, k.panes[0], k.cards[0], pred_before, "BEFORE", (GREY, WHITE if plain else GREY, OK_GREEN)),
-            (after, k.panes[1], k.cards[1], pred_after, _after_caption(same, hud),
-             (GREY if same else ACCENT, after_color, after_color))):
+            (after, k.panes[1], k.cards[1], pred_after, f"AFTER - {tag}" if tag else "AFTER",
+             (GREY if kind == "same" else after_color, after_color, after_color))):
         view = _view(canvas, pane)
         cv2.resize(frame, (pane[2], pane[3]), dst=view, interpolation=cv2.INTER_LINEAR)
         f = pane[2] / fw

@@ -62,9 +62,10 @@ WHITE = (245, 245, 245)
 GREY = (170, 170, 170)
 HEADER_BG = (38, 34, 32)
 SEP_COLOR = (70, 70, 70)
-ACCENT = (60, 70, 240)        # red-ish: after-label differs from before (fooled)
+ACCENT = (60, 70, 240)        # red-ish: fooled (the after-label is the block's target)
 OK_GREEN = (100, 215, 100)    # green-ish: after-label unchanged
 BOX_COLOR = (0, 215, 255)     # amber/yellow
+CHANGED = (0, 165, 255)       # orange: the after-label changed, but not to the block's target
 REC_RED = (40, 40, 230)
 BAR_BG = (80, 80, 80)
 
@@ -243,7 +244,7 @@ def _ui_scale(pw: int, ph: int) -> float:
 
 
 def _draw_pane(pane: np.ndarray, caption: str, pred: Pred, label_color, caption_extra: str,
-               box, bar_color, bottom_margin: int, untagged: bool = False) -> None:
+               box, bar_color, bottom_margin: int, untagged: bool = False, bars: bool = True) -> None:
     ph, pw = pane.shape[:2]
     k = _ui_scale(pw, ph)
     m = max(4, int(round(8 * k)))                    # margin from the pane edges
@@ -272,10 +273,51 @@ def _draw_pane(pane: np.ndarray, caption: str, pred: Pred, label_color, caption_
     cv2.putText(pane, lab_text, (m + pad, m + pad + ch + gap + lh), FONT_BOLD, lab_scale,
                 label_color, lab_th, cv2.LINE_AA)
 
+    if not bars:
+        return
     # top-3 bars in the bottom-left corner
     bar_w = min(int(round(250 * k)), pw - 2 * m)
     draw_bars(pane, (m, ph - m - bottom_margin), pred.top, bar_w, scale=max(0.42 * k, MIN_SCALE),
               color=bar_color, anchor="bottom")
+
+
+HINT = "h: help"
+
+
+def header_status(hud: Hud, readout: bool | None = None) -> list[str]:
+    """The header's status parts: the block and its rate ("fooled": the after-label is the block's target,
+    over the last frames with the block on), then the debug readout if `readout` (None: `hud.readout`)."""
+    if hud.target is None:
+        parts = ["no block"]
+    elif not hud.block_on:
+        parts = [f"block off ({hud.target})"]
+    else:
+        rate = "\u2014" if hud.fooled is None else _pct(hud.fooled)
+        parts = [f"block \u2192 {hud.target}", f"fooled {rate}"]
+    if hud.readout if readout is None else readout:
+        parts += [f"{hud.fps:.1f} fps", f"{hud.latency_ms:.1f} ms", f"{hud.device}/{hud.backend}"]
+    if hud.lost:
+        parts.insert(0, "CAMERA LOST")
+    if hud.making:
+        parts.insert(0, hud.making)
+    return parts
+
+
+def after_tag(pred_before: Pred, pred_after: Pred, hud: Hud, fooled: bool | None) -> tuple[str, str]:
+    """The AFTER pane's tag and its kind: ("fooled", ...) only when the after-label is the block's target;
+    "label changed" when it merely differs from the before-label; "block off"; or no tag ("same")."""
+    if hud.target is not None and not hud.block_on:
+        return "block off", "off"
+    if fooled is None:
+        fooled = hud.target is not None and pred_after.name == hud.target
+    if fooled:
+        return "fooled", "fooled"
+    if pred_after.index != pred_before.index:
+        return "label changed", "changed"
+    return "", "same"
+
+
+TAG_COLORS = {"fooled": ACCENT, "changed": CHANGED, "off": OK_GREEN, "same": OK_GREEN}   # the after-label's
 
 
 def _draw_header(canvas: np.ndarray, hud: Hud) -> None:
@@ -294,19 +336,13 @@ def _draw_header(canvas: np.ndarray, hud: Hud) -> None:
         cv2.circle(canvas, (tx - r - 5, cy), r, REC_RED, cv2.FILLED, cv2.LINE_AA)
         right = tx - 2 * r - 14
 
-    if hud.target is None:
-        block = "no block"
-    elif not hud.block_on:
-        block = f"block off ({hud.target})"
-    else:
-        block = f"block \u2192 {hud.target}"
-    fooled = "\u2014" if hud.fooled is None else _pct(hud.fooled)
-    status = "   ".join([block, f"fooled {fooled}", f"{hud.fps:.1f} fps", f"{hud.latency_ms:.1f} ms",
-                         f"{hud.device}/{hud.backend}"])
-    if hud.lost:
-        status = "CAMERA LOST   " + status
-    if hud.making:
-        status = f"{hud.making}   {status}"
+    status = "   ".join(header_status(hud))
+    if hud.hint:                                        # the key to everything else, far right
+        hs = 0.42
+        hw, hh, _ = _text_size(HINT, hs, 1, FONT)
+        if right - x0 > hw + 420:
+            cv2.putText(canvas, HINT, (right - hw, HEADER_H // 2 + hh // 2), FONT, hs, GREY, 1, cv2.LINE_AA)
+            right -= hw + 16
 
     avail = right - x0
     title = "chicken-saviour"
@@ -398,12 +434,14 @@ def _draw_message(canvas: np.ndarray, message: str, strip_h: int) -> None:
 # ----------------------------------------------------------------------------------------------
 
 def render(before: np.ndarray, after: np.ndarray, pred_before: Pred, pred_after: Pred, box, hud: Hud,
-           layout: str = "side_by_side", pane_width: int | None = None) -> np.ndarray:
+           layout: str = "side_by_side", pane_width: int | None = None, fooled: bool | None = None) -> np.ndarray:
     """Compose a new BGR canvas: header bar on top, then BEFORE and AFTER panes.
 
     layout: "side_by_side" (canvas (HEADER_H + ph, 2*pw + SEP)) or "stacked" (after below before,
     canvas (HEADER_H + 2*ph + SEP, pw)). pane_width scales each pane to that width keeping the
-    aspect (None = native). box (x, y, w, h) is in frame pixels or None. Inputs are not modified."""
+    aspect (None = native). box (x, y, w, h) is in frame pixels or None. `fooled`: the frame's after-label is
+    the pasted block's target (app.frame.FrameResult.fooled; None: the label's name is hud.target's). Inputs
+    are not modified."""
     if before.shape != after.shape:
         raise ValueError(f"before and after must have the same shape, got {before.shape} and {after.shape}")
     if before.ndim != 3 or before.shape[2] != 3:
@@ -437,14 +475,14 @@ def render(before: np.ndarray, after: np.ndarray, pred_before: Pred, pred_after:
 
     msg = ascii_text(hud.message.strip()) if hud.message else ""
     strip_h = (26 if W >= 480 else 20) if msg else 0
-    same = pred_after.name == pred_before.name
-    after_color = OK_GREEN if same else ACCENT
-    after_extra = "" if same else "  - fooled"
+    tag, kind = after_tag(pred_before, pred_after, hud, fooled)
+    after_color = TAG_COLORS[kind]
+    after_extra = f"  - {tag}" if tag else ""
     untagged = no_tag(hud, box)
     before_color = WHITE if pred_before.is_animal or untagged else GREY
     _draw_pane(r1, "BEFORE", pred_before, before_color, "", box, OK_GREEN,
-               strip_h if layout != "stacked" else 0, untagged)
-    _draw_pane(r2, "AFTER", pred_after, after_color, after_extra, box, after_color, strip_h, untagged)
+               strip_h if layout != "stacked" else 0, untagged, hud.readout)
+    _draw_pane(r2, "AFTER", pred_after, after_color, after_extra, box, after_color, strip_h, untagged, hud.readout)
 
     _draw_header(canvas, hud)
     panes = canvas[HEADER_H:]

@@ -200,9 +200,46 @@ def test_the_strip_says_so_while_the_block_is_off():
     frame = cv2.resize(cv2.imread(str(PHOTOS / "hens.jpg")), (640, 480))
     hen = Pred(8, "hen", 0.9, [("hen", 0.9)], True)
     res = FrameResult(hen, hen, frame, None, None, None)
-    on = mode.draw(frame, res, Hud(target="hog", block_on=True))
+    pasted = FrameResult(hen, hen, frame, [10, 10, 100, 100], _Block(341), 0.1)
+    on = mode.draw(frame, pasted, Hud(target="hog", block_on=True))
     off = mode.draw(frame, res, Hud(target="hog", block_on=False))
+    idle = mode.draw(frame, res, Hud(target="hog", block_on=True))     # on, but nothing in view to paste it on
     x, y, w, h = kiosk_layout((1280, 720), (640, 480)).strip
     assert on.shape == (720, 1280, 3)
-    ink_on, ink_off = ((img[y:y + h].min(axis=2) >= 200).sum() for img in (on, off))
+    ink_on, ink_off, ink_idle = ((img[y:y + h].min(axis=2) >= 200).sum() for img in (on, off, idle))
     assert ink_off > 1.2 * ink_on                                  # "Block off now." is the longer line
+    assert ink_idle > 3 * ink_off                                  # the call to action, a long sentence
+
+
+def test_the_strip_follows_the_state():
+    from app.kiosk_view import strip_text
+    from app.render import Hud
+
+    args = ("on", "off", "idle")
+    assert strip_text(Hud(target="hog"), True, *args) == "on"
+    assert strip_text(Hud(target="hog"), False, *args) == "idle"      # no animal: a call to action
+    assert strip_text(Hud(target="hog", block_on=False), False, *args) == "off"
+    assert strip_text(Hud(target="hog", block_on=False), True, *args) == "off"
+
+
+class _Block:
+    name = "hog"
+
+    def __init__(self, target):
+        self.info = type("Info", (), {"target": target, "target_name": "hog"})()
+
+
+def test_long_labels_keep_the_percentage_in_place():
+    """A long class name shrinks or is cut, and its percentage stays at the card's right end."""
+    from app.frame import Pred
+    from app.kiosk_view import _draw_card
+
+    def pct_column(name):
+        img = np.zeros((200, 640, 3), np.uint8)
+        _draw_card(img, (0, 0, 640, 200), "BEFORE", (170, 170, 170), Pred(8, name, 0.94, [(name, 0.94)]),
+                   (255, 255, 255), 720, False)
+        cols = np.nonzero(img[100:].max(axis=(0, 2)) > 0)[0]
+        return cols.max()
+
+    short, long_ = pct_column("hen"), pct_column("German short-haired pointer, very long indeed")
+    assert abs(short - long_) <= 2                                 # the right end of "94%" does not move

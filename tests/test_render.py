@@ -25,9 +25,12 @@ def frame(w=640, h=480, level=GREY_LEVEL):
     return np.full((h, w, 3), level, np.uint8)
 
 
+INDEX = {"hen": 8, "hog": 341, "albatross": 146, "ostrich": 9}
+
+
 def preds(before="hen", after="hog"):
-    pb = Pred(8, before, 0.94, [(before, 0.94), ("cock", 0.05), ("partridge", 0.01)])
-    pa = Pred(341, after, 0.97, [(after, 0.97), ("wild boar", 0.02), (before, 0.01)])
+    pb = Pred(INDEX.get(before, 500), before, 0.94, [(before, 0.94), ("cock", 0.05), ("partridge", 0.01)])
+    pa = Pred(INDEX.get(after, 501), after, 0.97, [(after, 0.97), ("wild boar", 0.02), (before, 0.01)])
     return pb, pa
 
 
@@ -327,7 +330,49 @@ def test_header_says_what_the_block_does():
     on, off = render(f, f, pb, pa, None, hud()), render(f, f, pb, pa, None, hud(block_on=False))
     none = render(f, f, pb, pa, None, hud(target=None))
     assert not np.array_equal(on[:HEADER_H], off[:HEADER_H]) and not np.array_equal(on[:HEADER_H], none[:HEADER_H])
-    assert np.array_equal(on[HEADER_H:], off[HEADER_H:])        # only the header tells
+    assert np.array_equal(on[HEADER_H:, :640], off[HEADER_H:, :640])      # the BEFORE pane is the same
+    card = (slice(HEADER_H, HEADER_H + 80), slice(642, 642 + 320))
+    assert not np.array_equal(on[card], off[card])                       # the AFTER tag says "block off"
+
+
+def test_header_rate_and_readout():
+    from app.render import header_status
+
+    assert header_status(hud()) == ["block \u2192 hog", "fooled 80%", "29.9 fps", "12.3 ms", "cpu/onnx"]
+    # the block off: said so, and no stale rate
+    assert header_status(hud(block_on=False)) == ["block off (hog)", "29.9 fps", "12.3 ms", "cpu/onnx"]
+    assert header_status(hud(readout=False)) == ["block \u2192 hog", "fooled 80%"]
+    assert header_status(hud(fooled=None, readout=False)) == ["block \u2192 hog", "fooled \u2014"]
+    assert header_status(hud(target=None), readout=False) == ["no block"]
+
+
+def test_fooled_means_the_target_and_a_changed_label_says_so():
+    from app.render import after_tag
+
+    pb, hog = preds("hen", "hog")
+    _, albatross = preds("hen", "albatross")
+    _, hen = preds("hen", "hen")
+    assert after_tag(pb, hog, hud(), True) == ("fooled", "fooled")
+    assert after_tag(pb, albatross, hud(), False) == ("label changed", "changed")   # not the target: not fooled
+    assert after_tag(pb, albatross, hud(target="ostrich"), None) == ("label changed", "changed")
+    assert after_tag(pb, hen, hud(), False) == ("", "same")
+    assert after_tag(pb, hog, hud(block_on=False), False) == ("block off", "off")
+    # drawn: the fooled tag is red, a changed label orange
+    f = frame()
+    red = _label_card(render(f, f, pb, hog, None, hud(), fooled=True))
+    orange = _label_card(render(f, f, pb, albatross, None, hud(), fooled=False))
+    assert ((red[..., 2] > 200) & (red[..., 1] < 120)).sum() > 100
+    assert ((orange[..., 2] > 200) & (orange[..., 1] > 130) & (orange[..., 1] < 190) & (orange[..., 0] < 60)).sum() > 100
+    assert ((orange[..., 2] > 200) & (orange[..., 1] < 120)).sum() < 10
+
+
+def test_readout_off_hides_the_bars_and_numbers():
+    f = frame()
+    pb, pa = preds()
+    full, clean = render(f, f, pb, pa, None, hud()), render(f, f, pb, pa, None, hud(readout=False))
+    bottom = (slice(HEADER_H + 380, HEADER_H + 480), slice(0, 300))
+    assert not np.array_equal(full[bottom], clean[bottom])
+    assert (clean[bottom] == GREY_LEVEL).all()                           # no top-3 bars
 
 
 def test_ascii_fallbacks():
