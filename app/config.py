@@ -83,13 +83,17 @@ class RecordSettings:
     anim_width: int = 800                  # GIF/WebP width (0 = the canvas's); videos are always the canvas's
     anim_fps: float = 10.0                 # GIF/WebP frame rate (frames beyond it are skipped)
     webp_quality: int = 75                 # lossy WebP quality, 1..100
+    style: str = "clean"                   # clean: panes and labels drawn for the recording's size | screen: as shown
+    video_width: int = 1280                # MP4/AVI width in the clean style (the screen style: the canvas's)
 
 
 @dataclass(frozen=True)
 class Settings:
-    source: str = "0"                      # camera index, video file, image, folder, or "sample"
+    source: str = "0"                      # camera index, /dev/videoN, cam:NAME, video file, image, folder, or "sample"
     size: tuple[int, int] = (640, 480)     # frame size (width, height) of generated and processed frames
-    loop: bool = False                     # restart a finite source at its end
+    loop: bool | None = None               # restart a finite source at its end (None: in a window only)
+    mirror: bool | None = None             # flip frames left-right as they come (None: cameras only; m toggles)
+    camera_size: tuple[int, int] | None = None   # capture size asked of a camera (None: the camera's own)
     realtime: bool | None = None           # pace files and the sample at their own rate (None: in a window only)
     fps: float = 30.0                      # rate of generated sources and recordings of them
     model: str = "efficientnet_lite0"
@@ -108,7 +112,7 @@ class Settings:
 CHOICES = {
     "device": ("auto", "cpu", "cuda"), "backend": ("auto", "onnx", "torch"),
     "localize.method": ("cam", "sliding", "center"), "localize.classes": ("animals", "any"),
-    "ui.layout": ("side_by_side", "stacked"),
+    "ui.layout": ("side_by_side", "stacked"), "record.style": ("clean", "screen"),
 }
 RANGES = {  # key: (low, high), inclusive
     "fps": (1, 240), "threads": (0, 256), "max_frames": (0, 10**9), "block.scale": (0.2, 3.0),
@@ -116,7 +120,7 @@ RANGES = {  # key: (low, high), inclusive
     "localize.threshold": (0.05, 0.95), "localize.smoothing": (0.0, 0.95),
     "localize.hold_frames": (0, 10**6), "ui.pane_width": (0, 4096), "ui.fooled_window": (1, 10**5),
     "record.anim_max_frames": (2, 10**5), "record.anim_width": (0, 8192), "record.anim_fps": (1, 50),
-    "record.webp_quality": (1, 100), "block.make_minutes": (0.1, 1440), "block.make_goal": (0.01, 1.0),
+    "record.webp_quality": (1, 100), "record.video_width": (160, 7680), "block.make_minutes": (0.1, 1440), "block.make_goal": (0.01, 1.0),
     "ui.kiosk.attract_after_s": (0, 86400), "ui.kiosk.cycle_s": (0, 86400), "ui.kiosk.block_on_s": (0, 3600),
     "ui.kiosk.block_off_s": (0, 3600),
 }
@@ -186,6 +190,8 @@ def _build(cls, data, prefix: str, origin: str):
                 raise UserError(f"{where}: {out[key]!r} is out of range [{lo}, {hi}]")
     if cls is Settings and "size" in out and not all(16 <= v <= 8192 for v in out["size"]):
         raise UserError(f"{origin}: size {list(out['size'])} must be two sides in 16..8192")
+    if cls is Settings and out.get("camera_size") and not all(16 <= v <= 8192 for v in out["camera_size"]):
+        raise UserError(f"{origin}: camera_size {list(out['camera_size'])} must be two sides in 16..8192")
     if cls is KioskSettings:
         _check_kiosk(out, prefix, origin)
     if cls is BlockSettings:

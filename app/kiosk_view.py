@@ -8,6 +8,7 @@ that size shrink to fit). Pure functions on BGR images.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 
@@ -240,3 +241,28 @@ def render_kiosk(before: np.ndarray, after: np.ndarray, pred_before, pred_after,
     _draw_header(canvas, k.header, hud, hud.message or notice or hud.making)
     _draw_strip(canvas, k.strip, text)
     return canvas
+
+
+def recording_size(width: int, frame: tuple[int, int]) -> tuple[int, int]:
+    """(width, height) of a recording `width` px wide (rounded down to even) whose two panes, side by side,
+    take the full width: the kiosk screen's layout at the recording's own size, so its text is drawn for
+    that size (a 800 px GIF has ~35 px labels) instead of shrunk from the window's canvas."""
+    W = max(160, int(width) - int(width) % 2)
+    fw, fh = frame
+    H = max(90, round((W / 2) * fh / fw / (1 - 0.33)))          # the panes plus the bands (~1/3 of the height)
+    for h in range(max(90, H - H % 2 - 60), H + 120, 2):          # the first height at which the width limits
+        k = kiosk_layout((W, h), (fw, fh), "side_by_side")
+        gap = k.panes[1][0] - k.panes[0][0] - k.panes[0][2]
+        if k.panes[0][2] >= (W - gap) // 2 - 1:
+            return W, h
+    return W, H + H % 2
+
+
+def render_recording(before: np.ndarray, after: np.ndarray, pred_before, pred_after, box, hud: Hud,
+                     width: int, text: str = "", fooled: bool | None = None) -> np.ndarray:
+    """A frame for a recording `width` px wide: the panes, labels and explanation as the kiosk draws them,
+    without the debug readout, help overlay, messages or the REC dot (app.sinks.RecorderSink)."""
+    size = recording_size(width, (before.shape[1], before.shape[0]))
+    clean = dataclasses.replace(hud, show_help=False, message="", recording=False, readout=False, hint=False)
+    return render_kiosk(before, after, pred_before, pred_after, box, clean, size, text, hud.making,
+                        "side_by_side", fooled)

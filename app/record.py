@@ -4,9 +4,12 @@ Formats, chosen by the output's extension. Videos are written at the canvas's fu
 animated formats are scaled down (to ``anim_width``, 800 px by default) and thinned to ``anim_fps``.
 
 ``.mp4``
-    Streamed to disk by ``cv2.VideoWriter`` (FFmpeg), fourcc ``avc1`` (H.264) if this
-    OpenCV build can encode it, else ``mp4v`` (MPEG-4 part 2). Sizes are rounded down
-    to even numbers, which the codecs need.
+    H.264 (High profile, yuv420p, ``+faststart``): plays in every browser, chat app and
+    phone. Streamed to disk by PyAV's libx264 (the ``av`` package, FFmpeg's own libraries in
+    its wheel) at CRF 23, preset ``veryfast``, on the recorder's thread. Without PyAV it
+    falls back to ``cv2.VideoWriter`` (FFmpeg), fourcc ``avc1`` if this OpenCV build can
+    encode it, else ``mp4v`` (MPEG-4 part 2, which browsers do not play), and says so once.
+    Sizes are rounded down to even numbers, which the codecs need.
 ``.avi``
     Streamed by ``cv2.VideoWriter`` with MJPG.
 ``.gif``, ``.webp`` (animated)
@@ -52,7 +55,10 @@ import numpy as np
 
 from models.errors import UserError
 
+from .frame import as_bgr
+
 VIDEO_FOURCCS = {".mp4": ("avc1", "mp4v"), ".avi": ("MJPG",)}
+H264 = {"crf": "23", "preset": "veryfast"}   # libx264: visually clean for a screen recording, ~real time
 ANIMATED = (".gif", ".webp")
 SUPPORTED = tuple(VIDEO_FOURCCS) + ANIMATED
 ANIM_WIDTH = 800      # default width of GIF/WebP recordings
@@ -63,6 +69,7 @@ _fourcc_cache: dict[str, str] = {}  # extension -> fourcc that opened (probing a
 
 def _temp_in(folder: Path, name: str, ext: str, what: str) -> Path:
     """Create an empty temporary file next to the final one; UserError if the folder is unusable."""
+    _writable_folder(folder / name, what)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{name}.part-", suffix=ext, dir=folder)
@@ -73,6 +80,49 @@ def _temp_in(folder: Path, name: str, ext: str, what: str) -> Path:
     except OSError as e:
         raise UserError(f"cannot write {what} {folder / name}: {e.strerror or e}") from None
     return Path(tmp)
+
+
+def _writable_folder(path: Path, what: str) -> None:
+    """UserError naming the real problem when a folder on the way to `path` is a file (mkdir would only
+    say "File exists")."""
+    for parent in reversed(path.parents):
+        if parent.exists() and not parent.is_dir():
+            raise UserError(f"cannot write {what} {path}: {parent} is a file, not a folder")
+
+
+def h264_available() -> bool:
+    """PyAV with FFmpeg's libx264 encoder is installed (the .mp4 recordings are then H.264)."""
+    try:
+        import av
+    except ImportError:
+        return False
+    return "libx264" in av.codecs_available
+
+
+class _H264Writer:
+    """A stream of BGR frames into an H.264 .mp4 through PyAV (libx264, yuv420p)."""
+
+    def __init__(self, path: Path, fps: float, size: tuple[int, int]):
+        import fractions
+
+        import av
+
+        self._av = av
+        self._out = av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"})
+        rate = fractions.Fraction(fps).limit_denominator(1001)
+        self._stream = self._out.add_stream("libx264", rate=rate)
+        self._stream.width, self._stream.height = size
+        self._stream.pix_fmt = "yuv420p"
+        self._stream.options = dict(H264)
+
+    def write(self, frame: np.ndarray) -> None:
+        for packet in self._stream.encode(self._av.VideoFrame.from_ndarray(frame, format="bgr24")):
+            self._out.mux(packet)
+
+    def release(self) -> None:
+        for packet in self._stream.encode():
+            self._out.mux(packet)
+        self._out.close()
 
 
 def _unlink(path: Path) -> None:
@@ -140,14 +190,6 @@ def _to_palette(frames: list[np.ndarray], palette: np.ndarray) -> None:
                        | f[..., 2] >> 2]
 
 
-def _as_bgr(canvas: np.ndarray) -> np.ndarray:
-    if canvas.ndim == 2:
-        return cv2.cvtColor(canvas, cv2.COLOR_GRAY2BGR)
-    if canvas.shape[2] == 4:
-        return cv2.cvtColor(canvas, cv2.COLOR_BGRA2BGR)
-    return canvas
-
-
 class Recorder:
     """Write canvases (BGR uint8) to ``path`` (.mp4, .avi, .gif or .webp); see the module doc.
 
@@ -179,7 +221,8 @@ class Recorder:
         self._done = False
         self._result: Path | None = None
         self._fourcc = None
-        if not self.animated:
+        self.h264 = self.ext == ".mp4" and h264_available()
+        if not self.animated and not self.h264:
             self._fourcc = _pick_fourcc(self.ext, self._tmp, self.fps)
             if self._fourcc is None:
                 _unlink(self._tmp)
@@ -192,10 +235,22 @@ class Recorder:
             w, h = max(2, w - w % 2), max(2, h - h % 2)
         return w, h
 
-    def write(self, canvas: np.ndarray) -> None:
+    @property
+    def codec(self) -> str:
+        """What the file holds: "h264", the OpenCV fourcc ("mp4v", "MJPG"...), "gif" or "webp"."""
+        return "h264" if self.h264 else self._fourcc or self.ext[1:]
+
+    def write(self, canvas) -> None:
+        """Add one frame: a BGR canvas, or a function drawing it (called only for frames the recording
+        keeps: an animated recording keeps every stride-th)."""
         if self._done:
             raise ValueError(f"recorder for {self.path} is closed")
-        frame = _as_bgr(canvas)
+        if callable(canvas):
+            if self.animated and self.frames % self._stride:
+                self.frames += 1
+                return
+            canvas = canvas()
+        frame = as_bgr(canvas)
         if self._size is None:
             self._size = self._frame_size(frame.shape[1], frame.shape[0])
         if (frame.shape[1], frame.shape[0]) != self._size:
@@ -208,13 +263,21 @@ class Recorder:
                     self._stride *= 2
         else:
             if self._writer is None:
-                writer = cv2.VideoWriter(str(self._tmp), cv2.CAP_FFMPEG, cv2.VideoWriter_fourcc(*self._fourcc),
-                                         self.fps, self._size)
-                if not writer.isOpened():
-                    raise UserError(f"cannot record to {self.path}: the video writer failed to open")
-                self._writer = writer
+                self._writer = self._open_writer()
             self._writer.write(frame)
         self.frames += 1
+
+    def _open_writer(self):
+        if self.h264:
+            try:
+                return _H264Writer(self._tmp, self.fps, self._size)
+            except Exception as exc:                     # PyAV/FFmpeg errors are their own classes
+                raise UserError(f"cannot record to {self.path}: the H.264 encoder failed ({exc})") from None
+        writer = cv2.VideoWriter(str(self._tmp), cv2.CAP_FFMPEG, cv2.VideoWriter_fourcc(*self._fourcc),
+                                 self.fps, self._size)
+        if not writer.isOpened():
+            raise UserError(f"cannot record to {self.path}: the video writer failed to open")
+        return writer
 
     def frame_durations_ms(self) -> list[int]:
         """How long each kept frame of an animated recording lasts: frame i ends at (i+1)·stride/fps, rounded to
@@ -317,7 +380,7 @@ def snapshot(path: str | Path, canvas: np.ndarray) -> Path:
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise UserError(f"snapshot must be a .png file: {path}")
-    ok, data = cv2.imencode(".png", _as_bgr(canvas))
+    ok, data = cv2.imencode(".png", as_bgr(canvas))
     if not ok:
         raise UserError(f"cannot encode snapshot {path}")
     tmp = _temp_in(path.parent, path.name, ".png", "snapshot")

@@ -11,11 +11,14 @@ Each has `write(shown)` and `close()`; `close()` may be called more than once.
 from __future__ import annotations
 
 import collections
+import dataclasses
+import functools
 import json
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -24,6 +27,10 @@ from models import UserError
 
 from .frame import FrameResult, ms_since
 from .record import BackgroundRecorder, Recorder
+
+if TYPE_CHECKING:
+    from .config import Settings
+    from .render import Hud
 
 WINDOW = "chicken-saviour"
 
@@ -35,22 +42,53 @@ class Shown:
     result: FrameResult
     canvas: np.ndarray
     ms: dict[str, float]               # capture, render, latency (frame in hand -> drawn), frame (interval)
+    frame: np.ndarray | None = None    # the frame as classified (the BEFORE pane), for views drawn anew
+    hud: Hud | None = None             # the HUD as drawn on the canvas
 
 
 class RecorderSink:
-    """The recording, when there is one: opened from --record at the start or by the `r` key."""
+    """The recording, when there is one: opened from --record at the start or by the `r` key.
 
-    def __init__(self, outputs: list[str]):
+    record.style "clean" (the default) draws each recorded frame anew at the recording's own width, as the
+    kiosk draws its screen: panes, labels and the explanation, legible at that width, with no debug readout,
+    help or messages (app.kiosk_view.render_recording; on the recorder's thread, and only for the frames an
+    animation keeps). "screen" records the canvas as shown, debug readout included."""
+
+    def __init__(self, outputs: list[str], settings: Settings | None = None, log=print):
+        from .config import Settings
+
         self.recorder: BackgroundRecorder | None = None
         self.outputs = outputs         # paths of finished recordings (the summary's list)
+        self.settings = settings or Settings()
+        self.log = log
 
     @property
     def active(self) -> bool:
         return self.recorder is not None
 
-    def start(self, path, fps: float, **anim) -> None:
-        """`anim`: the GIF/WebP options of app.record.Recorder (anim_width, anim_fps, ...)."""
-        self.recorder = BackgroundRecorder(Recorder(path, fps, **anim))
+    def start(self, path, fps: float) -> None:
+        rec = self.settings.record
+        recorder = Recorder(path, fps, anim_width=rec.anim_width, anim_fps=rec.anim_fps,
+                            anim_max_frames=rec.anim_max_frames, webp_quality=rec.webp_quality)
+        if recorder.ext == ".mp4" and not recorder.h264:
+            self.log(f"note: {recorder.path} is MPEG-4 part 2 ({recorder.codec}), which browsers do not play: "
+                     "`pip install av` (in requirements.txt) records H.264")
+        self.width = (rec.anim_width if recorder.animated else rec.video_width) or None
+        self.recorder = BackgroundRecorder(recorder)
+
+    def view(self, shown: Shown):
+        """What the recording gets for `shown`: the canvas, or a function drawing the clean view."""
+        if self.settings.record.style == "screen" or shown.frame is None or shown.hud is None:
+            return shown.canvas
+        from .kiosk_view import render_recording, strip_text
+
+        res, k = shown.result, self.settings.ui.kiosk
+        hud = dataclasses.replace(shown.hud)
+        idle = k.text_idle.replace("an animal", "something") if hud.any_object else k.text_idle
+        text = strip_text(hud, res.block is not None, k.text, k.text_off, idle)
+        width = self.width or shown.canvas.shape[1]
+        return functools.partial(render_recording, shown.frame, res.after_frame, res.before, res.after, res.box,
+                                 hud, width, text, res.fooled)
 
     def stop(self) -> Path | None:
         if self.recorder is None:
@@ -63,7 +101,7 @@ class RecorderSink:
     def write(self, shown: Shown) -> None:
         if self.recorder is not None:
             t = time.perf_counter()
-            self.recorder.write(shown.canvas)
+            self.recorder.write(self.view(shown))
             shown.ms["record"] = ms_since(t)
 
     def close(self) -> None:
@@ -101,7 +139,8 @@ class StatsWriter:
             return {"index": p.index, "name": p.name, "prob": round(p.prob, 5)}
         self.f.write(json.dumps({"frame": shown.index, "before": pred(res.before), "after": pred(res.after),
                                  "box": res.box, "block": res.block.name if res.block is not None else None,
-                                 "block_area": res.block_area,
+                                 "block_area": res.block_area, "fooled": res.fooled,
+                                 "label_changed": res.after.index != res.before.index,
                                  "latency_ms": round(shown.ms["latency"], 2)}) + "\n")
 
     def close(self) -> None:

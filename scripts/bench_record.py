@@ -29,7 +29,8 @@ FPS = 30
 # (extension, anim_width (0: the canvas), anim_fps, webp_quality); videos ignore the last three
 SETTINGS = [(".gif", 800, 10, 75), (".gif", 800, 15, 75), (".gif", 640, 15, 75), (".gif", 0, 10, 75),
             (".webp", 800, 10, 75), (".webp", 800, 15, 75), (".webp", 800, 30, 75), (".webp", 800, 15, 50),
-            (".webp", 800, 15, 90), (".webp", 0, 15, 75), (".mp4", 0, 0, 0), (".avi", 0, 0, 0)]
+            (".webp", 800, 15, 90), (".webp", 0, 15, 75), (".mp4", 0, 0, 0), (".mp4", -1, 0, 0), (".avi", 0, 0, 0)]
+# an .mp4 row with width -1: the fallback encoder (OpenCV's, MPEG-4 part 2) in place of H.264
 OPENCV_GIFS = {"opencv default (3-3-2, dithered)": [],
                "opencv octree 256, no dither": [cv2.IMWRITE_GIF_QUALITY, 8, cv2.IMWRITE_GIF_DITHER, 3,
                                                 cv2.IMWRITE_GIF_TRANSPARENCY, 0]}
@@ -39,7 +40,7 @@ def capture(seconds: float, folder: Path) -> list[np.ndarray]:
     """The app's canvases for `seconds` of the sample (the recorder's input, caught on its way in)."""
     frames: list[np.ndarray] = []
     original = Recorder.write
-    Recorder.write = lambda self, canvas: frames.append(canvas.copy())
+    Recorder.write = lambda self, canvas: frames.append((canvas() if callable(canvas) else canvas).copy())
     try:
         app_main(["--source", "sample", "--headless", "--quiet", "--max-frames", str(round(seconds * FPS)),
                   "--record", str(folder / "capture.avi")])
@@ -66,11 +67,14 @@ def measure(path: Path, frames: list[np.ndarray], seconds: float, fmt: str, qual
 
 def encode(frames, path: Path, width: int, anim_fps: float, quality: int) -> dict:
     t = time.perf_counter()
-    rec = Recorder(path, FPS, anim_width=width, anim_fps=anim_fps or 10, webp_quality=quality or 75)
+    rec = Recorder(path, FPS, anim_width=max(width, 0), anim_fps=anim_fps or 10, webp_quality=quality or 75)
+    if width < 0:
+        rec.h264, rec._fourcc = False, "mp4v"
     for f in frames:
         rec.write(f)
     rec.close()
-    return measure(path, frames, time.perf_counter() - t, path.suffix[1:], quality if path.suffix == ".webp" else None)
+    fmt = path.suffix[1:] + (f" {rec.codec}" if path.suffix == ".mp4" else "")
+    return measure(path, frames, time.perf_counter() - t, fmt, quality if path.suffix == ".webp" else None)
 
 
 def opencv_gif(frames, path: Path, name: str, params: list[int]) -> dict:

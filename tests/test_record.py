@@ -267,7 +267,98 @@ def test_bench_record_reports_every_format():
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)
-    assert {r["format"] for r in rows} == {"gif", "webp", "mp4", "avi"}
+    assert {r["format"] for r in rows} == {"gif", "webp", "mp4 h264", "mp4 mp4v", "avi"}
     assert all(r["mb"] > 0 and r["encode_s"] > 0 and 0 <= r["err"] < 20 for r in rows)
-    canvas = {r["width"] for r in rows if r["format"] in ("mp4", "avi")}
+    canvas = {r["width"] for r in rows if r["format"].split()[0] in ("mp4", "avi")}
     assert len(canvas) == 1 and {r["width"] for r in rows if r["format"] == "gif"} == {640, 800} | canvas
+
+
+def _probe(path):
+    import av
+
+    with av.open(str(path)) as c:
+        st = c.streams.video[0]
+        return st.codec_context.name, st.codec_context.pix_fmt, st.frames
+
+
+def test_mp4_is_h264_yuv420p_that_browsers_play(tmp_path):
+    pytest.importorskip("av")
+    with Recorder(tmp_path / "a.mp4", 30) as rec:
+        for i in range(12):
+            rec.write(_frame(i))
+    assert rec.codec == "h264"
+    name, pix, frames = _probe(tmp_path / "a.mp4")
+    assert (name, pix) == ("h264", "yuv420p") and frames == 12
+    head = (tmp_path / "a.mp4").read_bytes()[:4096]
+    assert head.find(b"moov") < head.find(b"mdat") or b"mdat" not in head   # faststart: the index comes first
+
+
+def test_mp4_falls_back_to_opencv_and_says_so(tmp_path, monkeypatch):
+    from app import record, sinks
+
+    monkeypatch.setattr(record, "h264_available", lambda: False)
+    said = []
+    sink = sinks.RecorderSink([], log=said.append)
+    sink.start(tmp_path / "b.mp4", 30)
+    assert sink.recorder.recorder.codec in ("avc1", "mp4v")
+    assert len(said) == 1 and "MPEG-4 part 2" in said[0] and "av" in said[0]
+    sink.stop()
+
+
+def test_a_file_in_the_way_is_named(tmp_path):
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(UserError, match=r"notes\.txt is a file, not a folder"):
+        Recorder(tmp_path / "notes.txt" / "x.mp4", 30)
+
+
+def _shown(fps, canvas_width=1282):
+    from app.frame import FrameResult, Pred
+    from app.render import Hud
+    from app.sinks import Shown
+
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    hen = Pred(8, "hen", 0.9, [("hen", 0.9), ("cock", 0.05)])
+    res = FrameResult(hen, hen, frame, None, None, None)
+    hud = Hud(target="hog", fps=fps, latency_ms=fps / 2, message="saved out/x.png", show_help=True, recording=True)
+    return Shown(0, res, np.zeros((516, canvas_width, 3), np.uint8), {}, frame, hud)
+
+
+@pytest.mark.parametrize("ext,width", [(".gif", 800), (".mp4", 1280)])
+def test_clean_recordings_have_no_readout_and_are_drawn_for_their_width(tmp_path, ext, width):
+    """The clean style draws each frame at the recording's width with no fps/latency readout, help, messages
+    or REC dot: frames that differ only in those are recorded identically."""
+    from app.kiosk_view import recording_size
+    from app.sinks import RecorderSink
+
+    sink = RecorderSink([])
+    sink.start(tmp_path / f"c{ext}", 30)
+    views = [sink.view(_shown(fps)) for fps in (0.0, 61.3)]
+    a, b = (v() for v in views)
+    assert a.shape[1::-1] == recording_size(width, (640, 480))
+    assert np.array_equal(a, b)
+    sink.recorder.write(views[0])
+    sink.stop()
+
+
+def test_screen_style_records_the_canvas(tmp_path):
+    from app.config import Settings, override
+    from app.sinks import RecorderSink
+
+    sink = RecorderSink([], override(Settings(), {"record.style": "screen"}))
+    sink.start(tmp_path / "s.gif", 30)
+    shown = _shown(30.0)
+    assert sink.view(shown) is shown.canvas
+    sink.stop()
+
+
+def test_an_animation_draws_only_the_frames_it_keeps(tmp_path):
+    drawn = []
+
+    def draw(i):
+        drawn.append(i)
+        return _frame(i)
+
+    with Recorder(tmp_path / "k.gif", 30, anim_fps=10) as rec:
+        for i in range(30):
+            rec.write(lambda i=i: draw(i))
+    assert drawn == list(range(0, 30, 3)) and rec.frames == 30
