@@ -1,4 +1,5 @@
 """Classifiers: `load_classifier(name, device)` gives a pixel-space ImageNet model chosen by name."""
+from . import quiet  # noqa: F401  (first, before cv2: OpenCV's and FFmpeg's own log lines off the terminal)
 from . import efficientnet  # noqa: F401  (registers the EfficientNet-Lite models)
 from .errors import UserError
 from .preprocess import load_photos, read_image, to_bgr, to_tensor
