@@ -108,7 +108,7 @@ def _width(text: str, scale: float, font=FONT, bold=1.0) -> int:
 
 def _draw_card(img, rect: Rect, caption: str, caption_color, pred, name_color, ref: int, untagged: bool) -> None:
     """Caption line (BEFORE / AFTER) over the big top-1 name; its probability sits at the card's right end on
-    the name's baseline, always in the same place, and a name too long for the rest shrinks (to 70%), then
+    the name's baseline, always in the same place, and a name too long for the rest shrinks (to 60%), then
     is cut short with "..."."""
     x, y, w, h = rect
     pad = round(0.012 * ref)
@@ -120,7 +120,7 @@ def _draw_card(img, rect: Rect, caption: str, caption_color, pred, name_color, r
     name_room = max(room - pct_w - round(0.02 * ref), 1)
     name = ascii_text(label_name(pred, untagged))
     if _width(name, big, FONT_BOLD) > name_room:
-        big = max(big * name_room / _width(name, big, FONT_BOLD), big * 0.7)
+        big = max(big * 0.98 * name_room / _width(name, big, FONT_BOLD), big * 0.6)
         name = fit_text(name, name_room, big, max(1, round(big * 1.6)), FONT_BOLD)
     cap = _scale_for(0.033 * ref)
     cap_base = y + pad + round(0.033 * ref)
