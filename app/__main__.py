@@ -24,6 +24,7 @@ import argparse
 import sys
 
 from models import UserError
+from models.cli import ArgumentParser, one_line_errors
 
 from .keys import help_text
 
@@ -31,9 +32,9 @@ KEYS_HEADING = "Keys (in the window; press h for this list on screen):"
 
 
 def parse_args(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m app", description=__doc__.partition(KEYS_HEADING)[0].rstrip(),
-                                 epilog=f"{KEYS_HEADING}\n{help_text()}",
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = ArgumentParser(prog="python -m app", description=__doc__.partition(KEYS_HEADING)[0].rstrip(),
+                        epilog=f"{KEYS_HEADING}\n{help_text()}",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", help="settings file (default: config.yaml)")
     ap.add_argument("--source", help="camera index, video file, image, folder, or 'sample'")
     ap.add_argument("--block", help="library block name or PNG path (its JSON beside it)")
@@ -84,16 +85,11 @@ def settings_from(args):
     })
 
 
+@one_line_errors
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
-        from .run import run
-        summary = run(settings_from(args), log=lambda m: print(m, file=sys.stderr))
-    except UserError as exc:
-        if args.debug:
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    from .run import run
+    summary = run(settings_from(args), log=lambda m: print(m, file=sys.stderr))
     if not args.quiet:
         print(summary.text())
     return 0
