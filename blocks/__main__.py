@@ -14,6 +14,7 @@ import sys
 import torch
 
 from models import UserError, class_index, load_classifier, slug
+from models.cli import ArgumentParser
 
 from .library import LIBRARY, BlockInfo, list_blocks, load_block, save_block
 from .printing import PAPERS, print_block
@@ -23,7 +24,7 @@ from .train import block_area, block_side
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m blocks", description=__doc__,
+    ap = ArgumentParser(prog="python -m blocks", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = ap.add_subparsers(dest="cmd", required=True)

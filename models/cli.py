@@ -24,12 +24,14 @@ import sys
 from .errors import UserError
 
 _debug = contextvars.ContextVar("debug", default=False)     # the last parse's --debug, for one_line_errors
+_innermost = contextvars.ContextVar("innermost")            # the last parser to start parsing: a subcommand's
 
 
 class ArgumentParser(argparse.ArgumentParser):
     """argparse.ArgumentParser whose errors are one line (``error: ...``, exit code 2), with "did you mean"."""
 
     def parse_known_args(self, args=None, namespace=None):
+        _innermost.set(self)
         ns, extras = super().parse_known_args(args, namespace)
         if getattr(ns, "debug", False) is True:
             _debug.set(True)
@@ -39,14 +41,17 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"error: {self._reworded(message)}\n")
 
     def _reworded(self, message: str) -> str:
-        help_hint = f"{self.prog} --help lists them"
         if message.startswith("unrecognized arguments: "):
             extras = message.partition(": ")[2].split()
             option = next((a for a in extras if a.startswith("-") and a != "-"), None)
             if option is None:
                 return f"unexpected argument {extras[0]!r}; {self.prog} --help lists what it takes"
             name = option.partition("=")[0]
-            return f"unknown option {name}{_did_you_mean(name, self._all_options())}; {help_hint}"
+            command = _innermost.get(self)        # `python -m blocks make --stpes`: make's options, make's help
+            hint = _did_you_mean(name, command._all_options())
+            if not hint and _did_you_mean(name, self._all_options()):
+                command, hint = self, _did_you_mean(name, self._all_options())
+            return f"unknown option {name}{hint}; {command.prog} --help lists them"
         if message.startswith("the following arguments are required: "):
             missing = ", ".join(_argument_name(a.strip()) for a in message.partition(": ")[2].split(","))
             return f"missing {missing}; {self.prog} --help tells what it takes"

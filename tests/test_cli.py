@@ -28,9 +28,10 @@ def _parser():
 @pytest.mark.parametrize("argv, line", [
     (["list", "--blok", "hog"], "error: unknown option --blok (did you mean --block?); python -m tool --help lists them"),
     (["--blok=hog", "list"], "error: unknown option --blok (did you mean --block?); python -m tool --help lists them"),
-    (["list", "--zzz"], "error: unknown option --zzz; python -m tool --help lists them"),
-    (["make", "--target", "hog", "--fotos", "x"],           # a subcommand's option is suggested too
-     "error: unknown option --fotos (did you mean --photos?); python -m tool --help lists them"),
+    (["list", "--zzz"], "error: unknown option --zzz; python -m tool list --help lists them"),
+    (["make", "--target", "hog", "--fotos", "x"],           # a subcommand's option, and its help
+     "error: unknown option --fotos (did you mean --photos?); python -m tool make --help lists them"),
+    (["list", "--blok"], "error: unknown option --blok (did you mean --block?); python -m tool --help lists them"),
     (["list", "extra"], "error: unexpected argument 'extra'; python -m tool --help lists what it takes"),
     (["make"], "error: missing --target; python -m tool make --help tells what it takes"),
     ([], "error: missing command; python -m tool --help tells what it takes"),
