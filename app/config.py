@@ -167,15 +167,15 @@ def _coerce(value, tp, where: str):
 
 def _build(cls, data, prefix: str, origin: str):
     if not isinstance(data, dict):
-        raise UserError(f"{origin}: {prefix.rstrip('.') or 'the file'} must be a mapping, got {data!r}")
+        raise UserError(f"{_at(origin, prefix.rstrip('.'))}: {prefix.rstrip('.') or 'the file'} must be a mapping, got {data!r}")
     hints = typing.get_type_hints(cls)
     names = [f.name for f in fields(cls)]
     out = {}
     for key, value in data.items():
-        where = f"{origin}: {prefix}{key}"
+        where = f"{_at(origin, f'{prefix}{key}')}: {prefix}{key}"
         if key not in names:
             hint = difflib.get_close_matches(str(key), names, n=1)
-            raise UserError(f"{origin}: unknown key '{prefix}{key}'" + (f" (did you mean '{prefix}{hint[0]}'?)" if hint else ""))
+            raise UserError(f"{where}: unknown key" + (f" (did you mean '{prefix}{hint[0]}'?)" if hint else ""))
         tp = hints[key]
         if is_dataclass(tp):
             out[key] = _build(tp, value, f"{prefix}{key}.", origin)
@@ -189,9 +189,9 @@ def _build(cls, data, prefix: str, origin: str):
             if not lo <= out[key] <= hi:
                 raise UserError(f"{where}: {out[key]!r} is out of range [{lo}, {hi}]")
     if cls is Settings and "size" in out and not all(16 <= v <= 8192 for v in out["size"]):
-        raise UserError(f"{origin}: size {list(out['size'])} must be two sides in 16..8192")
+        raise UserError(f"{_at(origin, 'size')}: size {list(out['size'])} must be two sides in 16..8192")
     if cls is Settings and out.get("camera_size") and not all(16 <= v <= 8192 for v in out["camera_size"]):
-        raise UserError(f"{origin}: camera_size {list(out['camera_size'])} must be two sides in 16..8192")
+        raise UserError(f"{_at(origin, 'camera_size')}: camera_size {list(out['camera_size'])} must be two sides in 16..8192")
     if cls is KioskSettings:
         _check_kiosk(out, prefix, origin)
     if cls is BlockSettings:
@@ -202,10 +202,10 @@ def _build(cls, data, prefix: str, origin: str):
 def _check_kiosk(out: dict, prefix: str, origin: str) -> None:
     screen = out.get("screen", (0, 0))
     if screen != (0, 0) and not all(160 <= v <= 16384 for v in screen):
-        raise UserError(f"{origin}: {prefix}screen {list(screen)} must be [0, 0] (ask the window) or two sides "
+        raise UserError(f"{_at(origin, prefix + 'screen')}: {prefix}screen {list(screen)} must be [0, 0] (ask the window) or two sides "
                         "in 160..16384")
     if (out.get("block_on_s", 0) > 0) != (out.get("block_off_s", 0) > 0):
-        raise UserError(f"{origin}: {prefix}block_on_s and {prefix}block_off_s make a rhythm: set both above 0, "
+        raise UserError(f"{_at(origin, prefix + 'block_on_s')}: {prefix}block_on_s and {prefix}block_off_s make a rhythm: set both above 0, "
                         "or both to 0")
 
 
@@ -217,7 +217,7 @@ def _check_classes(out: dict, prefix: str, origin: str) -> None:
             if name is not None:
                 class_index(name)
         except UserError as exc:
-            raise UserError(f"{origin}: {prefix}{key}: {exc}") from None
+            raise UserError(f"{_at(origin, prefix + key)}: {prefix}{key}: {exc}") from None
 
 
 def load_settings(path: str | Path | None = None) -> Settings:
@@ -227,13 +227,80 @@ def load_settings(path: str | Path | None = None) -> Settings:
         if path == DEFAULT_CONFIG:
             return Settings()
         raise UserError(f"config file {path} does not exist")
+    data, lines = _read_yaml(path)
+    return _build(Settings, data or {}, "", _Origin(path, lines))
+
+
+class _Origin(str):
+    """A config file's name for messages, with the line of each key in it ('block.name': 3, 'block.make[0]': 5)."""
+
+    def __new__(cls, path, lines: dict[str, int]):
+        self = super().__new__(cls, str(path))
+        self.lines = lines
+        return self
+
+
+def _at(origin: str, dotted: str) -> str:
+    """'config.yaml line 3' where the file has the key `dotted`, else the origin as it is ('command line')."""
+    line = getattr(origin, "lines", {}).get(dotted)
+    return f"{origin} line {line}" if line else origin
+
+
+def _read_yaml(path: Path) -> tuple[object, dict[str, int]]:
+    """The file's data (safely: plain YAML types only) and the 1-based line of every key; a syntax error, a
+    key given twice or text that is not UTF-8 is a UserError naming the line."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark else ""
-        raise UserError(f"config file {path} is not valid YAML{at}") from None
-    return _build(Settings, data or {}, "", str(path))
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"config file {path} is not valid YAML: it is not UTF-8 text") from None
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        lines: dict[str, int] = {}
+        _key_lines(node, "", lines, path)
+        return (loader.construct_document(node) if node is not None else None), lines
+    except yaml.YAMLError as exc:
+        raise UserError(_yaml_problem(path, exc)) from None
+    finally:
+        loader.dispose()
+
+
+def _key_lines(node, dotted: str, lines: dict[str, int], path: Path) -> None:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            name = f"{dotted}.{key.value}" if dotted else str(key.value)
+            if name in lines:
+                raise UserError(f"{path} line {key.start_mark.line + 1}: {name}: set twice (first on line "
+                                f"{lines[name]})")
+            lines[name] = key.start_mark.line + 1           # PyYAML's marks count lines from 0
+            _key_lines(value, name, lines, path)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            lines[f"{dotted}[{i}]"] = item.start_mark.line + 1
+            _key_lines(item, f"{dotted}[{i}]", lines, path)
+
+
+def _yaml_problem(path: Path, exc: yaml.YAMLError) -> str:
+    """'c.yaml line 3: not valid YAML: ...' at the line to fix. PyYAML's problem_mark is where it gave up: for a
+    quote or a bracket never closed that is the end of the file or the next line, so the line where it was
+    opened (context_mark) is the one named then."""
+    problem, context = getattr(exc, "problem", None) or "", getattr(exc, "context", None) or ""
+    mark, opened = getattr(exc, "problem_mark", None), getattr(exc, "context_mark", None)
+    if opened is not None and "quoted scalar" in context:
+        mark, what = opened, "the quoted string that starts here is never closed"
+    elif opened is not None and "flow" in context:
+        kind = "[ ... ] list" if "sequence" in context else "{ ... } mapping"
+        mark, what = opened, f"the {kind} that starts here is not closed properly ({problem})"
+    elif "'\\t'" in problem:
+        what = "a tab: YAML indents with spaces"
+    elif "expected <block end>" in problem:
+        what = "this line's indentation matches no line above it"
+    elif problem == "mapping values are not allowed here":
+        what = "a ':' where no key can start (indented too deep, or a value with ': ' that needs quotes)"
+    else:
+        what = problem or str(exc).splitlines()[0]
+    at = f" line {mark.line + 1}" if mark is not None else ""
+    return f"{path}{at}: not valid YAML: {what}"
 
 
 def _nest(dotted: dict) -> dict:

@@ -16,8 +16,8 @@ def _write(tmp_path, text):
 
 
 @pytest.mark.parametrize("text, words", [
-    ("sourse: 0\n", ["unknown key 'sourse'", "did you mean 'source'"]),
-    ("block:\n  nmae: hog\n", ["'block.nmae'", "'block.name'"]),
+    ("sourse: 0\n", ["line 1: sourse: unknown key", "did you mean 'source'?"]),
+    ("block:\n  nmae: hog\n", ["line 2: block.nmae: unknown key", "did you mean 'block.name'?"]),
     ("max_frames: ten\n", ["max_frames", "integer", "'ten'"]),
     ("loop: 1\n", ["loop", "true or false"]),
     ("device: gpu\n", ["device", "'gpu'", "auto, cpu, cuda"]),
@@ -26,8 +26,8 @@ def _write(tmp_path, text):
     ("size: [640, 4]\n", ["size"]),
     ("block: hog\n", ["block must be a mapping"]),
     ("source: [\n", ["not valid YAML", "line"]),
-    ("record:\n  gif_width: 640\n", ["unknown key 'record.gif_width'", "did you mean 'record.anim_width'"]),
-    ("record:\n  gif_max_frames: 9\n", ["'record.gif_max_frames'", "did you mean 'record.anim_max_frames'"]),
+    ("record:\n  gif_width: 640\n", ["record.gif_width: unknown key", "did you mean 'record.anim_width'?"]),
+    ("record:\n  gif_max_frames: 9\n", ["record.gif_max_frames: unknown key", "did you mean 'record.anim_max_frames'?"]),
     ("record:\n  anim_fps: 60\n", ["record.anim_fps", "out of range"]),
 ])
 def test_bad_config_names_the_key(tmp_path, text, words):
@@ -38,6 +38,50 @@ def test_bad_config_names_the_key(tmp_path, text, words):
     assert "\n" not in msg and str(p) in msg
     for w in words:
         assert w in msg
+
+
+@pytest.mark.parametrize("text, line", [
+    # YAML syntax: the line to fix (PyYAML counts lines from 0; for a quote or bracket never closed it gives up
+    # at the end of the file or on the next line, so the line where it was opened is named)
+    ("source: 0\nblock:\n  name: hog\n   scale: 1\nfps: 30\n",       # indented too deep
+     "line 4: not valid YAML: a ':' where no key can start (indented too deep, or a value with ': ' that needs "
+     "quotes)"),
+    ("source: 0\nblock:\n  name: hog\n scale: 1\nfps: 30\n",         # indented between two levels
+     "line 4: not valid YAML: this line's indentation matches no line above it"),
+    ("source: 0\nblock:\n  name: \"hog\n  scale: 1\nfps: 30\n",       # a quote never closed (PyYAML: line 6)
+     "line 3: not valid YAML: the quoted string that starts here is never closed"),
+    ("source: 0\nsize: [640, 480\nfps: 30\n",                         # a bracket never closed (PyYAML: line 3)
+     "line 2: not valid YAML: the [ ... ] list that starts here is not closed properly (expected ',' or ']', "
+     "but got ':')"),
+    ("source: 0\nblock:\n\tname: hog\nfps: 30\n", "line 3: not valid YAML: a tab: YAML indents with spaces"),
+    ("source: 0\nblock: name: hog\n",
+     "line 2: not valid YAML: a ':' where no key can start (indented too deep, or a value with ': ' that needs "
+     "quotes)"),
+    # a key given twice (PyYAML alone keeps the last without a word)
+    ("source: 0\nfps: 30\nsource: 1\n", "line 3: source: set twice (first on line 1)"),
+    ("block:\n  name: hog\n  scale: 1\n  name: pig\n", "line 4: block.name: set twice (first on line 2)"),
+    # unknown keys and bad values: the line of the key
+    ("source: 0\n\nblock:\n  scale: 1\n  nmae: hog\n", "line 5: block.nmae: unknown key (did you mean 'block.name'?)"),
+    ("fps: 30\nlocalize:\n  method: cam\n  confidence: 1.5\n",
+     "line 4: localize.confidence: 1.5 is out of range [0.0, 1.0]"),
+    ("fps: 30\n# a comment\ndevice: gpu\n", "line 3: device: 'gpu' is not one of auto, cpu, cuda"),
+    ("fps: 30\nblock: hog\n", "line 2: block must be a mapping, got 'hog'"),
+    ("fps: 30\nsize: [640, 4]\n", "line 2: size [640, 4] must be two sides in 16..8192"),
+    ("block:\n  cycle: [hog, 3.5]\n", "line 2: block.cycle[1]: expected a string, got 3.5"),
+    ("block:\n  make:\n    - hog\n    - hogg\n", "line 4: block.make[1]: unknown ImageNet class 'hogg'"),
+    ("ui:\n  kiosk:\n    block_on_s: 3\n", "line 3: ui.kiosk.block_on_s and ui.kiosk.block_off_s make a rhythm"),
+])
+def test_config_errors_name_the_line(tmp_path, text, line):
+    p = _write(tmp_path, text)
+    with pytest.raises(UserError) as err:
+        load_settings(p)
+    assert str(err.value).startswith(f"{p} {line}"), str(err.value)
+
+
+def test_command_line_errors_name_no_line():
+    with pytest.raises(UserError) as err:
+        override(Settings(), {"device": "gpu"})
+    assert str(err.value) == "command line: device: 'gpu' is not one of auto, cpu, cuda"
 
 
 def test_values_are_typed(tmp_path):
