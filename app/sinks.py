@@ -151,6 +151,9 @@ class StatsWriter:
                 self.outputs.append(self.name)
 
 
+STAGE_FRAMES = 10_000   # Summary.stage_ms keeps the timings of the last 10,000 to 20,000 frames
+
+
 @dataclass
 class Summary:
     """What the run did, counted frame by frame; `text()` is the summary printed at the end."""
@@ -183,7 +186,10 @@ class Summary:
         self.pasted += res.block is not None
         self.fooled += res.fooled
         for k, v in (*res.ms.items(), *shown.ms.items()):
-            self.stage_ms[k].append(v)
+            kept = self.stage_ms[k]
+            kept.append(v)
+            if len(kept) > 2 * STAGE_FRAMES:   # a booth runs for days: all of them grew 35 MB a 100,000 frames
+                del kept[:STAGE_FRAMES]
 
     def close(self) -> None:
         pass
