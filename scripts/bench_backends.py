@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from models import UserError, load_classifier, load_photos  # noqa: E402
 from models.backend import make_backend  # noqa: E402
+from models.cli import ArgumentParser, one_line_errors  # noqa: E402
 
 
 def time_backend(backend, images, runs: int, warmup: int) -> float:
@@ -33,8 +34,9 @@ def time_backend(backend, images, runs: int, warmup: int) -> float:
     return 1000.0 * statistics.median(times) / len(images)
 
 
+@one_line_errors
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--photos", default=str(Path(__file__).resolve().parents[1] / "tests" / "data" / "photos"))
     ap.add_argument("--model", default="efficientnet_lite0")
     ap.add_argument("--weights", default=None, help="weights file (default: the installed ones)")
@@ -43,15 +45,11 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=None, help="ONNX Runtime intra-op threads (default: all cores)")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args(argv)
-    try:
-        if args.runs < 1 or args.warmup < 0:
-            raise UserError("--runs must be ≥ 1 and --warmup ≥ 0")
-        model = load_classifier(args.model, "cpu", weights=args.weights)
-        photos, _ = load_photos(args.photos, model.input_size)
-        backends = {"torch": make_backend(model, "torch"), "onnx": make_backend(model, "onnx", args.threads)}
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    if args.runs < 1 or args.warmup < 0:
+        raise UserError("--runs must be ≥ 1 and --warmup ≥ 0")
+    model = load_classifier(args.model, "cpu", weights=args.weights)
+    photos, _ = load_photos(args.photos, model.input_size)
+    backends = {"torch": make_backend(model, "torch"), "onnx": make_backend(model, "onnx", args.threads)}
     images = photos.numpy()
     if len(images) < 2:
         images = images.repeat(2, axis=0)

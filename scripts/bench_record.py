@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.__main__ import main as app_main  # noqa: E402
 from app.record import Recorder  # noqa: E402
+from models.cli import ArgumentParser, one_line_errors  # noqa: E402
 
 FPS = 30
 # (extension, anim_width (0: the canvas), anim_fps, webp_quality); videos ignore the last three
@@ -109,8 +110,9 @@ def _line(r: dict) -> str:
             f"{r['encode_s']:6.1f} s  err {r['err']:.2f}")
 
 
+@one_line_errors
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--compare", action="store_true", help="add OpenCV's own GIF palettes (slow)")
     ap.add_argument("--json", action="store_true", help="print one JSON list instead of the table")

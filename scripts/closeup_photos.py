@@ -23,8 +23,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from blocks.placement import cam_boxes  # noqa: E402
-from models import UserError, is_animal, load_classifier  # noqa: E402
+from models import is_animal, load_classifier  # noqa: E402
 from models.preprocess import image_files, read_image, to_tensor  # noqa: E402
+from models.cli import ArgumentParser, one_line_errors  # noqa: E402
 
 
 def square_crop(img, box, factor: float) -> tuple[int, int, int]:
@@ -60,8 +61,9 @@ def make_closeups(model, files: list[Path], out: Path, scales: list[float], size
     return kept
 
 
+@one_line_errors
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--photos", required=True, nargs="+", help="training-side animal photos (subfolders included)")
     ap.add_argument("--out", required=True, help="folder for the crops (created)")
     ap.add_argument("--scales", default="1.0,1.4", help="crop side ÷ the box's longer side, comma-separated")
@@ -76,13 +78,9 @@ def main(argv=None) -> int:
     except ValueError:
         print(f"error: --scales must be positive numbers separated by commas, got {args.scales!r}", file=sys.stderr)
         return 2
-    try:
-        model = load_classifier(args.model, "cpu").eval()
-        files = [f for folder in args.photos for f in image_files(folder, recursive=True)]
-        kept = make_closeups(model, files, Path(args.out), scales, args.size, args.min_side)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    model = load_classifier(args.model, "cpu").eval()
+    files = [f for folder in args.photos for f in image_files(folder, recursive=True)]
+    kept = make_closeups(model, files, Path(args.out), scales, args.size, args.min_side)
     print(f"{kept} close-ups from {len(files)} photos in {args.out}")
     return 0
 

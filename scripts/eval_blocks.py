@@ -22,6 +22,7 @@ from blocks import load_block, seed_block  # noqa: E402
 from blocks.evaluate import PLACEMENTS, evaluate_block  # noqa: E402
 from blocks.train import block_side  # noqa: E402
 from models import UserError, load_classifier, load_photos  # noqa: E402
+from models.cli import ArgumentParser, one_line_errors  # noqa: E402
 
 
 def parse_areas(text: str | None, default: float) -> list[float]:
@@ -74,8 +75,9 @@ def print_tables(res: dict, files: list[Path]) -> None:
         print(f"{mark}{files[i].name[:27]:27s} {cells}")
 
 
+@one_line_errors
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--photos", required=True, help="folder of photos, subfolders included")
     ap.add_argument("--block", required=True, help="library name or NAME.png with NAME.json beside it")
     ap.add_argument("--placement", choices=[*PLACEMENTS, "both"], default="both")
@@ -88,20 +90,14 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--debug", action="store_true")
     args = ap.parse_args(argv)
-    try:
-        if args.trials < 1:
-            raise UserError(f"--trials must be ≥ 1, got {args.trials}")
-        block = load_block(args.block)
-        areas = parse_areas(args.areas, block.info.area)
-        model = load_classifier(args.model or block.info.model, args.device)
-        if block.info.model != model.name:
-            raise UserError(f"block {block.path} was made for {block.info.model!r}, not {model.name!r}")
-        photos, files = load_photos(args.photos, model.input_size, recursive=True)
-    except UserError as exc:
-        if args.debug:
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    if args.trials < 1:
+        raise UserError(f"--trials must be ≥ 1, got {args.trials}")
+    block = load_block(args.block)
+    areas = parse_areas(args.areas, block.info.area)
+    model = load_classifier(args.model or block.info.model, args.device)
+    if block.info.model != model.name:
+        raise UserError(f"block {block.path} was made for {block.info.model!r}, not {model.name!r}")
+    photos, files = load_photos(args.photos, model.input_size, recursive=True)
     placements = PLACEMENTS if args.placement == "both" else (args.placement,)
     rows = evaluate_all(model, photos, block, areas, placements, args.trials, args.seed, not args.no_baseline)
     res = {"block": str(block.path), "target": block.info.target, "target_name": block.info.target_name,

@@ -48,6 +48,7 @@ from app.sources import IMAGE_EXTS, open_source  # noqa: E402
 from blocks import load_block  # noqa: E402
 from models import CHICKENS, UserError, is_animal, load_classifier  # noqa: E402
 from models.backend import make_backend  # noqa: E402
+from models.cli import ArgumentParser, one_line_errors  # noqa: E402
 
 
 @dataclass
@@ -261,8 +262,9 @@ def evaluate(args) -> dict:
             "seconds": round(sum(t.seconds for t in tallies), 2), **res}
 
 
+@one_line_errors
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--source", required=True, help="a folder of photos, an image, a video file or 'sample'")
     ap.add_argument("--block", required=True, help="library block name or PNG path (its JSON beside it)")
     ap.add_argument("--frames", type=int, help="frames per photo (default: its whole clip, 90 at 30 fps); "
@@ -275,17 +277,11 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--debug", action="store_true", help="show tracebacks")
     args = ap.parse_args(argv)
-    try:
-        if args.frames is not None and args.frames < 1:
-            raise UserError(f"--frames must be ≥ 1, got {args.frames}")
-        if args.seed < 0:
-            raise UserError(f"--seed must be ≥ 0, got {args.seed}")
-        res = evaluate(args)
-    except UserError as exc:
-        if args.debug:
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    if args.frames is not None and args.frames < 1:
+        raise UserError(f"--frames must be ≥ 1, got {args.frames}")
+    if args.seed < 0:
+        raise UserError(f"--seed must be ≥ 0, got {args.seed}")
+    res = evaluate(args)
     if args.json:
         print(json.dumps(res))
     else:

@@ -25,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from blocks import load_block  # noqa: E402
 from blocks.paste import EVAL_RANGES, PasteParams, sample_params  # noqa: E402
 from blocks.physical import PhysicalParams, paste_physical, sample_physical  # noqa: E402
-from models import UserError, load_classifier, load_photos  # noqa: E402
+from models import load_classifier, load_photos  # noqa: E402
+from models.cli import ArgumentParser, one_line_errors  # noqa: E402
 
 EFFECTS = {"gamut": ("saturation", "black", "white", "cast"), "tilt": ("tilt",), "light": ("light",),
            "blur": ("blur",), "noise": ("noise",), "jpeg": ("jpeg",)}
@@ -64,8 +65,9 @@ def settings(n: int, strengths, ablate: list[str] | None, seed: int) -> dict[str
     return out
 
 
+@one_line_errors
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--block", nargs="+", default=["hog"], help="library names or NAME.png")
     ap.add_argument("--photos", default="tests/data/photos")
     ap.add_argument("--trials", type=int, default=20)
@@ -75,13 +77,9 @@ def main(argv=None) -> int:
                     help="one row per effect alone at strength 1 (all effects if none are named)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
-    try:
-        blocks = [load_block(b) for b in args.block]
-        model = load_classifier(blocks[0].info.model, "cpu")
-        photos, _ = load_photos(args.photos, model.input_size)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    blocks = [load_block(b) for b in args.block]
+    model = load_classifier(blocks[0].info.model, "cpu")
+    photos, _ = load_photos(args.photos, model.input_size)
     idx = torch.arange(len(photos)).repeat_interleave(args.trials)
     with torch.no_grad():
         clean = torch.cat([model(p).argmax(1) for p in photos.split(32)])

@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from blocks import load_block  # noqa: E402
 from blocks.evaluate import PLACEMENTS, evaluate_block  # noqa: E402
 from models import UserError, load_classifier, load_photos  # noqa: E402
+from models.cli import ArgumentParser, one_line_errors  # noqa: E402
 
 MODELS = "efficientnet_lite0,efficientnet_lite1,efficientnet_lite2"
 
@@ -67,8 +68,9 @@ def print_table(rows: list[dict], models: list[str]) -> None:
     print("photos judged (not already the target): " + ", ".join(f"{m} {n}" for m, n in counts.items()))
 
 
+@one_line_errors
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--photos", nargs="+", required=True, help="folder(s) of photos, subfolders included")
     ap.add_argument("--blocks", nargs="+", required=True, help="library names or NAME.png with NAME.json beside")
     ap.add_argument("--models", default=MODELS, help=f"comma-separated (default {MODELS})")
@@ -83,14 +85,10 @@ def main(argv=None) -> int:
     placements = PLACEMENTS if args.placement == "both" else (args.placement,)
     if args.threads:
         torch.set_num_threads(args.threads)
-    try:
-        if args.trials < 1:
-            raise UserError(f"--trials must be ≥ 1, got {args.trials}")
-        blocks = [load_block(b) for b in args.blocks]
-        rows = transfer_rows(models, blocks, args.photos, placements, args.trials, args.seed, args.device)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    if args.trials < 1:
+        raise UserError(f"--trials must be ≥ 1, got {args.trials}")
+    blocks = [load_block(b) for b in args.blocks]
+    rows = transfer_rows(models, blocks, args.photos, placements, args.trials, args.seed, args.device)
     if args.json:
         print(json.dumps({"photos": args.photos, "trials": args.trials, "seed": args.seed, "rows": rows}))
     else:

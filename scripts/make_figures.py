@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from blocks import block_side, list_blocks, load_block, seed_block  # noqa: E402
 from blocks.evaluate import PLACEMENTS, evaluate_block  # noqa: E402
 from models import UserError, class_index, load_classifier, load_photos, to_bgr  # noqa: E402
+from models.cli import ArgumentParser, one_line_errors  # noqa: E402
 
 FIGURES = ("eps_curve", "block_grid", "area_curve", "make_curve")
 AREAS = (0.03, 0.05, 0.07, 0.10)
@@ -242,8 +243,9 @@ def parse_areas(text: str) -> tuple[float, ...]:
     return areas
 
 
+@one_line_errors
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="docs")
     ap.add_argument("--only", nargs="+", choices=FIGURES, default=list(FIGURES), help="the figures to make")
     ap.add_argument("--targets", nargs="+", default=["hog", "giant panda", "hen", "goldfish", "tree frog",
@@ -258,24 +260,20 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     out = Path(args.out)
     only = set(args.only)
-    try:
-        areas = parse_areas(args.areas)
-        if args.trials < 1:
-            raise UserError(f"--trials must be ≥ 1, got {args.trials}")
-        out.mkdir(parents=True, exist_ok=True)
-        model = load_classifier()
-        if only & {"eps_curve", "block_grid"}:
-            eps_and_grid(model, args.targets, args.lower_limit, out, only)
-        if "make_curve" in only:
-            make_curve_figure(Path(args.bench), out)
-        if "area_curve" in only:
-            res = area_curve_figure(model, args.photos, out, areas, args.trials, args.seed, args.blocks.split(","),
-                                    log=lambda m: print(m, file=sys.stderr, flush=True))
-            print_area_table(res)
-            print(f"wrote {out / 'area_curve.png'} and {out / 'area_curve.json'}")
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    areas = parse_areas(args.areas)
+    if args.trials < 1:
+        raise UserError(f"--trials must be ≥ 1, got {args.trials}")
+    out.mkdir(parents=True, exist_ok=True)
+    model = load_classifier()
+    if only & {"eps_curve", "block_grid"}:
+        eps_and_grid(model, args.targets, args.lower_limit, out, only)
+    if "make_curve" in only:
+        make_curve_figure(Path(args.bench), out)
+    if "area_curve" in only:
+        res = area_curve_figure(model, args.photos, out, areas, args.trials, args.seed, args.blocks.split(","),
+                                log=lambda m: print(m, file=sys.stderr, flush=True))
+        print_area_table(res)
+        print(f"wrote {out / 'area_curve.png'} and {out / 'area_curve.json'}")
     return 0
 
 

@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from blocks.photos import training_photos  # noqa: E402
 from models import CHICKENS, UserError, class_names, is_animal, load_classifier  # noqa: E402
+from models.cli import ArgumentParser, one_line_errors  # noqa: E402
 
 KINDS = (("chicken", CHICKENS), ("cat", range(281, 294)), ("dog", range(151, 269)),
          ("bird", (*range(7, 25), *range(80, 101), *range(127, 147))))
@@ -50,8 +51,9 @@ def read_names(path: str) -> set[str]:
     return {name for line in lines if (name := line.split("#")[0].strip())}
 
 
+@one_line_errors
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--photos", required=True, nargs="+", help="photo folders (subfolders included)")
     ap.add_argument("--holdout", help="folder of photos to leave out (by name and by content)")
     ap.add_argument("--min-prob", type=float, default=0.5, help="lowest top-1 animal probability kept")
@@ -61,23 +63,19 @@ def main(argv=None) -> int:
                     "no animal: left out (scripts/not_animals.txt)")
     ap.add_argument("--model", default="efficientnet_lite0")
     args = ap.parse_args(argv)
+    if not 0 <= args.min_prob <= 1:
+        raise UserError(f"--min-prob must be in [0, 1], got {args.min_prob}")
+    model = load_classifier(args.model)
+    not_animals = read_names(args.not_animals) if args.not_animals else set()
+    x, paths, names = training_photos(args.photos, args.holdout, model.input_size)
+    out = Path(args.out)
     try:
-        if not 0 <= args.min_prob <= 1:
-            raise UserError(f"--min-prob must be in [0, 1], got {args.min_prob}")
-        model = load_classifier(args.model)
-        not_animals = read_names(args.not_animals) if args.not_animals else set()
-        x, paths, names = training_photos(args.photos, args.holdout, model.input_size)
-        out = Path(args.out)
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UserError(f"cannot create {out}: {exc.strerror}") from None
-        clash = next((n for n in names if (f := out / n.replace("/", "__")).exists() and not f.is_symlink()), None)
-        if clash:
-            raise UserError(f"{out} holds a file that is not a link ({clash.replace('/', '__')}): use a new --out")
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create {out}: {exc.strerror}") from None
+    clash = next((n for n in names if (f := out / n.replace("/", "__")).exists() and not f.is_symlink()), None)
+    if clash:
+        raise UserError(f"{out} holds a file that is not a link ({clash.replace('/', '__')}): use a new --out")
     with torch.inference_mode():
         probs = torch.cat([model(part).softmax(1) for part in x.split(32)])
     top, cls = probs.max(1)

@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from blocks.photos import COPY_DIFF, thumbnails as thumbs  # noqa: E402
 from models import UserError, load_photos  # noqa: E402
+from models.cli import ArgumentParser, one_line_errors  # noqa: E402
 
 TRAIN, HELDOUT = "train", "heldout"
 SPLIT = {
@@ -77,23 +78,20 @@ def link(src: Path, dst: Path) -> None:
     os.symlink(src.resolve(), dst)
 
 
+@one_line_errors
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--raw", required=True, help="folder with one subfolder per source")
     ap.add_argument("--shared", help="the shared photo folder (source shared_photos)")
     ap.add_argument("--checkset", help="photos kept out of both sides (by name and content)")
     ap.add_argument("--out", required=True, help="writes OUT/train, OUT/heldout, OUT/split.csv")
     args = ap.parse_args(argv)
-    try:
-        found = sources(Path(args.raw), Path(args.shared) if args.shared else None)
-        loaded = {name: load_photos(folder, 224, recursive=True) for name, folder in found.items()}
-        check_names, check = set(), torch.zeros(0, 256)
-        if args.checkset:
-            cx, cf = load_photos(args.checkset, 224)
-            check_names, check = {p.stem for p in cf}, thumbs(cx)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    found = sources(Path(args.raw), Path(args.shared) if args.shared else None)
+    loaded = {name: load_photos(folder, 224, recursive=True) for name, folder in found.items()}
+    check_names, check = set(), torch.zeros(0, 256)
+    if args.checkset:
+        cx, cf = load_photos(args.checkset, 224)
+        check_names, check = {p.stem for p in cf}, thumbs(cx)
     out = Path(args.out)
     th = {name: thumbs(x) for name, (x, _) in loaded.items()}
     train_th = torch.cat([th[n] for n in loaded if SPLIT[n] == TRAIN])
