@@ -62,3 +62,39 @@ def test_pgd_is_projected_fgsm_steps(model, hens):
                           FGSM(model, -4 / 255)(x, TARGET), atol=1e-6)
     adv = PGD(model, eps=-2 / 255, alpha=1.5 / 255, steps=3)(x, TARGET)
     assert (adv - x).abs().max() <= 2 / 255 + 1e-6
+
+
+def _every_attack(model):
+    """One of each attack in blocks.attacks, built with its own settings: every one is an `Attack`."""
+    from blocks.attacks import EOTPatch
+    block = torch.rand(3, 40, 40, generator=torch.Generator().manual_seed(0))
+    return [FGSM(model, 2 / 255), PGD(model, eps=2 / 255, alpha=1 / 255, steps=2), EOTPatch(model, TARGET, block)]
+
+
+def test_every_attack_is_called_the_same_way(model, hens):
+    """attack(images, labels) -> images in [0,1] of the same shape, for every attack (labels a tensor or an
+    int); FGSM, PGD and EOTPatch alike go through the common base's call."""
+    from blocks.attacks import Attack
+    x = torch.stack([hens, hens.flip(-1)])
+    for attack in _every_attack(model):
+        assert isinstance(attack, Attack) and type(attack).__call__ is Attack.__call__
+        for labels in (torch.tensor([8, 8]), 8):
+            out = attack(x, labels)
+            assert out.shape == x.shape and out.min() >= 0 and out.max() <= 1 and not out.requires_grad
+            assert (out - x).abs().max() > 0
+
+
+def test_eot_patch_pastes_its_block_at_given_or_drawn_placements(model, hens):
+    """EOTPatch's call pastes the current block: at `params=` when given (the paste itself), else at random
+    placements of the block at its own pixel size (`at_own_size`)."""
+    from blocks.attacks import EOTPatch
+    from blocks.paste import paste, sample_params
+    x = torch.stack([hens, hens])
+    block = torch.rand(3, 40, 40, generator=torch.Generator().manual_seed(0))
+    attack = EOTPatch(model, TARGET, block)
+    params = sample_params(2, 0.05, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(attack(x, TARGET, params=params), paste(x, block, params).clamp(0, 1))
+    torch.manual_seed(2)
+    drawn = attack(x, TARGET)
+    changed = ((drawn - x).abs().sum(1) > 0).float().mean((1, 2))          # share of pixels the block covers
+    assert ((changed > 0.5 * (40 / 224) ** 2) & (changed < 2 * (40 / 224) ** 2)).all()

@@ -4,9 +4,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+EPS = 8 / 255     # the attacks' default L∞ size (FGSM's step, PGD's ball)
+
 
 class Attack:
-    """attack(images, labels) -> adversarial images in [0,1], same shape. Subclasses implement `forward`.
+    """attack(images, labels) -> adversarial images in [0,1], same shape. Subclasses implement `forward`;
+    keyword arguments of the call go to it (EOTPatch: `params`, where to paste).
 
     The sign of an attack's eps says which way it goes: eps > 0 with the true classes as labels pushes the
     images away from them (untargeted); eps < 0 with target classes as labels pulls them toward the targets.
@@ -15,10 +18,10 @@ class Attack:
     def __init__(self, model: torch.nn.Module):
         self.model = model
 
-    def __call__(self, images: torch.Tensor, labels: torch.Tensor | int) -> torch.Tensor:
-        return self.forward(images.detach(), as_labels(labels, images)).clamp(0, 1).detach()
+    def __call__(self, images: torch.Tensor, labels: torch.Tensor | int, **kwargs) -> torch.Tensor:
+        return self.forward(images.detach(), as_labels(labels, images), **kwargs).clamp(0, 1).detach()
 
-    def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def forward(self, images: torch.Tensor, labels: torch.Tensor, **kwargs) -> torch.Tensor:
         raise NotImplementedError
 
     def loss_grad(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import torch
 
-from .base import Attack, as_labels
+from .base import EPS, Attack, as_labels
 
 
 class FGSM(Attack):
-    def __init__(self, model, eps: float = 8 / 255):
+    def __init__(self, model, eps: float = EPS):
         super().__init__(model)
         self.eps = eps
 

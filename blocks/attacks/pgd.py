@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import torch
 
-from .base import Attack
+from .base import EPS, Attack
 from .fgsm import FGSM
 
 
 class PGD(Attack):
-    def __init__(self, model, eps: float = 8 / 255, alpha: float = 2 / 255, steps: int = 10):
+    def __init__(self, model, eps: float = EPS, alpha: float = 2 / 255, steps: int = 10):
         super().__init__(model)
         self.eps, self.alpha, self.steps = eps, alpha, steps
 
