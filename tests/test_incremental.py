@@ -140,3 +140,24 @@ def test_pipeline_labels_same_with_and_without_incremental(model):
         assert abs(a.after.prob - c.after.prob) < 1e-5 and abs(a.before.prob - c.before.prob) < 1e-5  # ≤ 8e-7
         pasted += a.block is not None
     assert pasted >= 8            # the comparison covered frames with the block on
+
+
+def test_one_crop_plan_for_the_app_and_block_training():
+    """The app's plan for one box (crop rounded to ROUND) and block training's batched crop_plan (one side for
+    all) replace the same feature cells, and each crop holds those cells' windows."""
+    window, size = (32, -45, 76), 224
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        y0, x0 = rng.integers(0, size, 2)
+        y1, x1 = rng.integers(y0 + 1, size + 1), rng.integers(x0 + 1, size + 1)
+        box = (int(y0), int(y1), int(x0), int(x1))
+        side, origins, spans = inc.crop_plan([box], size, window)
+        p = inc.plan(box, (size, size), window)
+        if p is not None:
+            assert p.cells == spans[0]
+            lo, hi = inc.windows_span(p.cells[0], p.cells[1], window)
+            assert p.crop[0] <= max(0, lo) and p.crop[1] >= min(size, hi)
+        (y, x), (j0, j1, i0, i1) = origins[0], spans[0]
+        for c0, c1, o in ((j0, j1, y), (i0, i1, x)):
+            lo, hi = inc.windows_span(c0, c1, window)
+            assert o <= max(0, lo) and o + side >= min(size, hi)

@@ -14,9 +14,13 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..paste import PasteParams, paste
+from models.incremental import crop_plan, splice
+
+from ..paste import EVAL_RANGES, PasteParams, paste, sample_params
 from ..placement import pixel_boxes
 from .base import Attack, as_labels
+
+__all__ = ["EOTPatch", "at_input_size", "at_own_size", "crop_plan", "in_crop", "margin_loss"]
 
 
 def margin_loss(logits: torch.Tensor, labels: torch.Tensor, kappa: float) -> torch.Tensor:
@@ -27,27 +31,6 @@ def margin_loss(logits: torch.Tensor, labels: torch.Tensor, kappa: float) -> tor
 
 
 LOSSES = {"ce": lambda logits, labels, kappa: F.cross_entropy(logits, labels), "margin": margin_loss}
-
-
-def crop_plan(boxes: torch.Tensor, size: int, window: tuple[int, int, int]) -> tuple[int, list, list]:
-    """For N changed pixel boxes (y0, y1, x0, x1) on size×size inputs: one crop side (a multiple of the
-    stride S) for all, each crop's (y, x) origin, and each image's feature cells (j0, j1, i0, i1) whose
-    input windows lie inside its crop (or meet the image edge, where the crop's padding is the image's)."""
-    s, lo, hi = window
-    cells = size // s
-    spans = []
-    for y0, y1, x0, x1 in boxes.tolist():
-        j0, j1 = max(0, -((hi - y0) // s)), min(cells, (y1 - 1 - lo) // s + 1)
-        i0, i1 = max(0, -((hi - x0) // s)), min(cells, (x1 - 1 - lo) // s + 1)
-        spans.append((j0, j1, i0, i1))
-    need = lambda c0, c1: (-(-(s * (c1 - 1) + hi + 1) // s) - (s * c0 + lo) // s) * s   # noqa: E731
-    side = min(size, max(max(need(j0, j1), need(i0, i1)) for j0, j1, i0, i1 in spans))
-    origins = []
-    for j0, j1, i0, i1 in spans:
-        y = min(max(0, (s * j0 + lo) // s * s), size - side)
-        x = min(max(0, (s * i0 + lo) // s * s), size - side)
-        origins.append((y, x))
-    return side, origins, spans
 
 
 def in_crop(p: PasteParams, origins: list, side: int, size: int) -> PasteParams:
@@ -65,15 +48,24 @@ def at_input_size(model, images: torch.Tensor) -> torch.Tensor:
     return model(images.contiguous(memory_format=torch.channels_last))
 
 
+def at_own_size(images: torch.Tensor, block: torch.Tensor) -> PasteParams:
+    """Random placements (EVAL_RANGES) of a block at its own pixel size on each of `images`."""
+    return sample_params(images.shape[0], (block.shape[-1] / images.shape[-1]) ** 2, EVAL_RANGES)
+
+
 class EOTPatch(Attack):
-    """attack(images, target) pastes the current block at `params_fn(images)`; `step(views, params)` improves
-    the block on a batch. `noise`: std of camera noise on the block's pixels, per image. `ensemble`: more
-    classifiers trained against at once (the loss is the mean of every model's): each sees the same pasted
-    views, resized to its own input size, in a full pass."""
+    """`attack(images, labels)`, like every attack: the images with the current block pasted at
+    `params_fn(images, block)` (default :func:`at_own_size`), or at `attack(images, labels, params=...)`. The
+    labels are the common call's; the block is made for `target`. `step(views, params)` improves the block on a
+    batch. `noise`: std of camera noise on the block's pixels, per image. `ensemble`: more classifiers trained
+    against at once (the loss is the mean of every model's): each sees the same pasted views, resized to its
+    own input size, in a full pass."""
 
     def __init__(self, model, target: int, block: torch.Tensor, lr: float = 0.01, loss: str = "margin",
-                 kappa: float = 2.0, noise: float = 0.01, incremental: bool = True, ensemble=()):
+                 kappa: float = 2.0, noise: float = 0.01, incremental: bool = True, ensemble=(),
+                 params_fn=at_own_size):
         super().__init__(model)
+        self.params_fn = params_fn
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
         self.target, self.loss, self.kappa, self.noise = target, LOSSES[loss], kappa, noise
@@ -83,9 +75,8 @@ class EOTPatch(Attack):
         self.opt = torch.optim.Adam([self.block], lr=lr)
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor, params: PasteParams | None = None) -> torch.Tensor:
-        if params is None:
-            raise ValueError("EOTPatch pastes at given placements: attack.forward(images, labels, params)")
-        return paste(images, self.block.detach(), params)
+        block = self.block.detach()
+        return paste(images, block, self.params_fn(images, block) if params is None else params)
 
     def noisy(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """The block for n images (N×3×s×s), each with its own camera noise."""
@@ -107,10 +98,9 @@ class EOTPatch(Attack):
         crops = torch.stack([views[i, :, y:y + side, x:x + side] for i, (y, x) in enumerate(origins)])
         part = self.model.front(paste(crops, blk, in_crop(params, origins, side, size))
                                 .contiguous(memory_format=torch.channels_last))
-        s = self.model.window[0]
         feats = clean.clone()
-        for i, ((y, x), (j0, j1, i0, i1)) in enumerate(zip(origins, spans)):
-            feats[i, :, j0:j1, i0:i1] = part[i, :, j0 - y // s:j1 - y // s, i0 - x // s:i1 - x // s]
+        for i, (origin, cells) in enumerate(zip(origins, spans)):
+            splice(feats, part, cells, origin, self.model.window[0], i)
         return self.model.back(feats)[0]
 
     def step(self, views: torch.Tensor, params: PasteParams, generator: torch.Generator | None = None
