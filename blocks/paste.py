@@ -43,6 +43,11 @@ class PasteParams:
         return self.side.shape[0]
 
 
+def uniform(lo, hi, size, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Uniform random numbers in [lo, hi) of shape `size`: the one range draw of every sampler here."""
+    return lo + (hi - lo) * torch.rand(size, generator=generator)
+
+
 def side_for_area(area: float) -> float:
     """Side (fraction of the image side) of a square block covering `area` of the image."""
     return math.sqrt(area)
@@ -57,13 +62,11 @@ def extent(side: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
 def sample_params(n: int, area: float, ranges: PasteRanges = EVAL_RANGES,
                   generator: torch.Generator | None = None) -> PasteParams:
     """Random parameters; the rotated, scaled block always lies fully inside the image."""
-    def u(lo, hi, size=(n,)):
-        return lo + (hi - lo) * torch.rand(size, generator=generator)
-    side = side_for_area(area) * u(*ranges.scale)
-    angle = u(-ranges.angle, ranges.angle)
+    side = side_for_area(area) * uniform(*ranges.scale, (n,), generator)
+    angle = uniform(-ranges.angle, ranges.angle, (n,), generator)
     half = extent(side, angle).clamp(max=0.5)
     center = half[:, None] + (1 - 2 * half[:, None]) * torch.rand((n, 2), generator=generator)
-    return PasteParams(center, side, angle, u(*ranges.brightness))
+    return PasteParams(center, side, angle, uniform(*ranges.brightness, (n,), generator))
 
 
 def paste(images: torch.Tensor, block: torch.Tensor, params: PasteParams) -> torch.Tensor:

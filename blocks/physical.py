@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .paste import PasteParams, paste
+from .paste import PasteParams, paste, uniform
 
 # at strength 1, uniform in these ranges
 SATURATION = (0.6, 0.95)        # printed colours: 1 = as on screen
@@ -70,7 +70,7 @@ def sample_physical(n: int, strength: float = 1.0, generator: torch.Generator | 
     """Random print-and-camera parameters; `strength` scales every effect (0: none). The same generator
     state gives the same parameters whatever the strength."""
     def u(lo, hi, size=(n,)):
-        return lo + (hi - lo) * torch.rand(size, generator=generator)
+        return uniform(lo, hi, size, generator)
 
     def toward(identity, drawn):
         return identity + strength * (drawn - identity)
@@ -162,7 +162,7 @@ _Q_LUMA = torch.tensor([16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 
                         104, 113, 92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99]) / 255
 _Q_CHROMA = torch.tensor([17, 18, 24, 47] + [99] * 4 + [18, 21, 26, 66] + [99] * 4 + [24, 26, 56] + [99] * 5
                          + [47, 66] + [99] * 38) / 255
-_YCC = torch.tensor([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
+_YCC = torch.tensor([_LUMA, [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
 
 
 def _dct_basis(device, dtype) -> torch.Tensor:

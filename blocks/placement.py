@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from models.cam import cam_box
+from models.cam import THRESHOLD, cam_box
 
-from .paste import PasteParams, PasteRanges, extent, sample_params, side_for_area
+from .paste import EVAL_RANGES, PasteParams, PasteRanges, extent, sample_params, side_for_area, uniform
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ class CameraRanges:
 
 HANDHELD = CameraRanges()
 STILL = CameraRanges(zoom=(1.0, 1.0), roll=0.0, pan=0.0)
+CENTRE_BOX = (0.25, 0.25, 0.5, 0.5)     # a photo's box when its CAM has no region
 
 
 @dataclass
@@ -56,14 +57,12 @@ class CameraParams:
 
 
 def sample_camera(n: int, ranges: CameraRanges = HANDHELD, generator: torch.Generator | None = None) -> CameraParams:
-    def u(lo, hi, size=(n,)):
-        return lo + (hi - lo) * torch.rand(size, generator=generator)
-    zoom = u(*ranges.zoom)
+    zoom = uniform(*ranges.zoom, (n,), generator)
     slack = (1 - 1 / zoom) * ranges.pan
-    pan = (2 * torch.rand((n, 2), generator=generator) - 1) * slack[:, None]
-    roll = u(-ranges.roll, ranges.roll)
+    pan = uniform(-1, 1, (n, 2), generator) * slack[:, None]
+    roll = uniform(-ranges.roll, ranges.roll, (n,), generator)
     mirror = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0) if ranges.flip else torch.ones(n)
-    stretch = torch.exp(u(-math.log(ranges.stretch), math.log(ranges.stretch)))
+    stretch = torch.exp(uniform(-math.log(ranges.stretch), math.log(ranges.stretch), (n,), generator))
     return CameraParams(zoom, pan, roll, mirror, stretch)
 
 
@@ -97,9 +96,10 @@ def view_boxes(boxes: torch.Tensor, p: CameraParams) -> torch.Tensor:
 
 
 @torch.no_grad()
-def cam_boxes(model, photos: torch.Tensor, threshold: float = 0.5, batch: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+def cam_boxes(model, photos: torch.Tensor, threshold: float = THRESHOLD,
+              batch: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
     """(N×4 CAM boxes of each photo's top class, N top-1 classes). A photo whose CAM has no region gets the
-    centre box (0.25, 0.25, 0.5, 0.5)."""
+    centre box (CENTRE_BOX)."""
     device = next(model.parameters()).device
     fc = model.fc_weight.detach().cpu().numpy()
     boxes, tops = [], []
@@ -108,7 +108,7 @@ def cam_boxes(model, photos: torch.Tensor, threshold: float = 0.5, batch: int = 
         top = logits.argmax(1).cpu()
         fmap = fmap.cpu().numpy()
         for i, cls in enumerate(top.tolist()):
-            boxes.append(cam_box(fmap[i], fc, cls, threshold) or (0.25, 0.25, 0.5, 0.5))
+            boxes.append(cam_box(fmap[i], fc, cls, threshold) or CENTRE_BOX)
         tops.append(top)
     return torch.tensor(boxes, dtype=torch.float32), torch.cat(tops)
 
@@ -129,13 +129,13 @@ def animal_params(boxes: torch.Tensor, area: float, generator: torch.Generator |
     CAM's wobble), axis-aligned, unlit, side ×`scale`; a `random_share` of them anywhere in the image
     (drawn from `ranges`), for when the box is off."""
     n = boxes.shape[0]
-    side = side_for_area(area) * (scale[0] + (scale[1] - scale[0]) * torch.rand(n, generator=generator))
+    side = side_for_area(area) * uniform(*scale, (n,), generator)
     wobble = torch.randn((n, 2), generator=generator) * jitter * boxes[:, 2:]
     centre = place(torch.cat([boxes[:, :2] + wobble, boxes[:, 2:]], 1), side)
     p = PasteParams(centre, side, torch.zeros(n), torch.ones(n))
     if random_share > 0:
         anywhere = torch.rand(n, generator=generator) < random_share
-        r = sample_params(n, area, ranges or PasteRanges(), generator)
+        r = sample_params(n, area, ranges or EVAL_RANGES, generator)
         pick = anywhere[:, None]
         p = PasteParams(torch.where(pick, r.center, p.center), torch.where(anywhere, r.side, p.side),
                         torch.where(anywhere, r.angle, p.angle), torch.where(anywhere, r.brightness, p.brightness))

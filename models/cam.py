@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 Box = tuple[float, float, float, float]
+THRESHOLD = 0.5      # the CAM region: above this fraction of its peak
 
 
 def cam_map(fmap: np.ndarray, fc_weight: np.ndarray, cls: int) -> np.ndarray:
@@ -23,7 +24,7 @@ def cam_map(fmap: np.ndarray, fc_weight: np.ndarray, cls: int) -> np.ndarray:
     return cam / peak if peak > 0 else cam
 
 
-def cam_box(fmap: np.ndarray, fc_weight: np.ndarray, cls: int, threshold: float = 0.5, upsample: int = 64,
+def cam_box(fmap: np.ndarray, fc_weight: np.ndarray, cls: int, threshold: float = THRESHOLD, upsample: int = 64,
             aim: str = "box") -> Box | None:
     """The box of the CAM region holding the most activation, in frame fractions; None if there is none.
     aim "box": the region's bounding box; "mass": a box of that size centred on the region's centre of mass."""

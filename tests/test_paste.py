@@ -6,8 +6,8 @@ import torch
 import torch.nn.functional as F
 
 from blocks import paste_frame
-from blocks.paste_cv import paste_box
 from blocks.paste import EVAL_RANGES, PasteParams, PasteRanges, extent, paste, sample_params
+from blocks.paste_cv import paste_box
 from models.preprocess import to_bgr, to_tensor
 
 
