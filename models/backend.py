@@ -198,6 +198,7 @@ def make_backend(model: torch.nn.Module, backend: str = "auto", threads: int | N
         raise
     except Exception as exc:
         if backend == "onnx":
-            raise UserError(f"ONNX backend not available: {_one_line(exc)} (choose the torch or auto backend)") from None
+            raise UserError(f"ONNX backend not available: {_one_line(exc)} "
+                            "(choose the torch or auto backend)") from None
         print(f"warning: ONNX backend not available ({_one_line(exc)}); using torch on cpu instead", file=sys.stderr)
         return TorchBackend(model)

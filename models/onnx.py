@@ -93,38 +93,16 @@ def export_onnx(model: nn.Module, path: str | Path, *, metadata: dict[str, str] 
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    size = int(model.input_size)
     on_cpu = all(p.device.type == "cpu" for p in model.parameters())
     wrapper = _Part(model if on_cpu else copy.deepcopy(model).cpu(), part).eval()
     inputs, outputs = PARTS[part]
     tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
     try:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")   # TracerWarnings and constant-folding notes: harmless here
-            dummy = _dummy(wrapper.model, part)
-            ref = wrapper(dummy)
-            ref = ref if isinstance(ref, tuple) else (ref,)
-            axes = {name: {0: "batch"} for name in inputs + outputs}
-            if part == "front":                 # any crop of the image (multiples of the stride)
-                axes[INPUT_NAME] = {0: "batch", 2: "height", 3: "width"}
-                axes["feats"] = {0: "batch", 2: "rows", 3: "cols"}
-            torch.onnx.export(
-                wrapper, (dummy,), str(tmp), dynamo=False, opset_version=OPSET,
-                input_names=list(inputs), output_names=list(outputs), dynamic_axes=axes,
-                do_constant_folding=True, export_params=True)
+        dummy, ref, axes = _trace(wrapper, part, tmp)
         proto = onnx.load(str(tmp))
-        # The legacy exporter's symbolic shapes can be odd (fmap came out as batch×1280×batch×?); state the
-        # true output shapes and drop intermediate annotations (onnxruntime infers its own).
-        for out, r in zip(proto.graph.output, ref):
-            dims = out.type.tensor_type.shape.dim
-            for i, d in enumerate(dims):
-                if i in axes[out.name]:
-                    d.dim_param = axes[out.name][i]
-                else:
-                    d.dim_value = int(r.shape[i])
-        del proto.graph.value_info[:]
+        _state_shapes(proto, ref, axes)
         meta = {"export_format": EXPORT_FORMAT, "model_name": str(getattr(model, "name", "")), "part": part,
-                "input_size": str(size), "torch_version": torch.__version__, **(metadata or {})}
+                "input_size": str(int(model.input_size)), "torch_version": torch.__version__, **(metadata or {})}
         for k, v in meta.items():
             entry = proto.metadata_props.add()
             entry.key, entry.value = k, str(v)
@@ -136,6 +114,47 @@ def export_onnx(model: nn.Module, path: str | Path, *, metadata: dict[str, str] 
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def _axes(part: str) -> dict[str, dict[int, str]]:
+    """The dynamic axes of a part's inputs and outputs: the batch, and for the front any crop of the image
+    (multiples of the stride)."""
+    inputs, outputs = PARTS[part]
+    axes = {name: {0: "batch"} for name in inputs + outputs}
+    if part == "front":
+        axes[INPUT_NAME] = {0: "batch", 2: "height", 3: "width"}
+        axes["feats"] = {0: "batch", 2: "rows", 3: "cols"}
+    return axes
+
+
+def _trace(wrapper: _Part, part: str, tmp: Path) -> tuple[torch.Tensor, tuple, dict]:
+    """Export `wrapper` to `tmp` with the legacy exporter; returns (the traced input, torch's outputs on it,
+    the dynamic axes)."""
+    inputs, outputs = PARTS[part]
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # TracerWarnings and constant-folding notes: harmless here
+        dummy = _dummy(wrapper.model, part)
+        ref = wrapper(dummy)
+        ref = ref if isinstance(ref, tuple) else (ref,)
+        axes = _axes(part)
+        torch.onnx.export(
+            wrapper, (dummy,), str(tmp), dynamo=False, opset_version=OPSET,
+            input_names=list(inputs), output_names=list(outputs), dynamic_axes=axes,
+            do_constant_folding=True, export_params=True)
+    return dummy, ref, axes
+
+
+def _state_shapes(proto, ref: tuple, axes: dict) -> None:
+    """The legacy exporter's symbolic shapes can be odd (fmap came out as batch×1280×batch×?); state the
+    true output shapes and drop intermediate annotations (onnxruntime infers its own)."""
+    for out, r in zip(proto.graph.output, ref):
+        dims = out.type.tensor_type.shape.dim
+        for i, d in enumerate(dims):
+            if i in axes[out.name]:
+                d.dim_param = axes[out.name][i]
+            else:
+                d.dim_value = int(r.shape[i])
+    del proto.graph.value_info[:]
 
 
 def _verify(path: Path, x: torch.Tensor, want: tuple[torch.Tensor, ...], input_name: str = INPUT_NAME,
