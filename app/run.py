@@ -22,8 +22,7 @@ import numpy as np
 import torch
 
 from blocks import list_blocks, load_block
-from blocks.library import LIBRARY
-from models import load_classifier
+from models import UserError, load_classifier
 from models.backend import make_backend
 
 from .config import Settings
@@ -41,19 +40,32 @@ class Stop(Exception):
     """Raised by the SIGTERM handler so that `finally` blocks close recordings."""
 
 
-def load_blocks(settings: Settings, model_name: str):
-    """The blocks n/p step through, the configured one first among them."""
+def load_blocks(settings: Settings, model_name: str, log=print):
+    """The blocks n/p step through, the configured one first among them. Without block.cycle, every library
+    block (the shipped ones, then the user's) joins; one that does not load for this model (made for another,
+    or broken) is skipped with one line, while a block named in block.name or block.cycle must load."""
     folder = library(settings)
-    names = list(settings.block.cycle) or list_blocks(folder)
+    named = list(settings.block.cycle)
+    names = named or list_blocks(folder)
     if settings.block.name not in names:
         names.insert(0, settings.block.name)
-    blocks = [load_block(n, model_name, folder) for n in names]
-    return blocks, names.index(settings.block.name)
+    blocks, kept = [], []
+    for n in names:
+        try:
+            blocks.append(load_block(n, model_name, folder))
+        except UserError as exc:
+            if named or n == settings.block.name:
+                raise
+            log(f"skipped block {n}: {exc}")
+            continue
+        kept.append(n)
+    return blocks, kept.index(settings.block.name)
 
 
-def library(settings: Settings):
-    """The folder of library blocks (block.library, else the shipped blocks/library)."""
-    return Path(settings.block.library) if settings.block.library else LIBRARY
+def library(settings: Settings) -> Path | None:
+    """The folder of library blocks: block.library, else None (the shipped blocks/library, then the user's
+    blocks: blocks.library.user_library())."""
+    return Path(settings.block.library) if settings.block.library else None
 
 
 def make_pipeline(settings: Settings, backend=None) -> Pipeline:

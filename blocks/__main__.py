@@ -1,10 +1,15 @@
-"""Make and list adversarial blocks.
+"""Make, list and print adversarial blocks.
 
-    python -m blocks make --target "king penguin" --minutes 10        # trains on data/photos/train (make photos)
-    python -m blocks make --target hog --area 0.10 --steps 1500 --photos DIR [DIR ...] --holdout tests/data/photos
+    python -m blocks make --target "king penguin"          # the recipe, on data/photos/train (make photos)
+    python -m blocks make --target hog --minutes 30 --init hog   # continue a block
+    python -m blocks make --target hog --out blocks/library   # into the shipped library (maintainers only)
     python -m blocks seed --target hog --area 0.05 --out /tmp/blocks     # the seed's one-step block
     python -m blocks list
     python -m blocks print hog --size-cm 8 --out hog.pdf   # a page to print and cut out (or hog.png, 300 dpi)
+
+Blocks made go into the user's library (outside the source tree): $CHICKEN_SAVIOUR_BLOCKS, else
+$XDG_DATA_HOME/chicken-saviour/blocks (~/.local/share/chicken-saviour/blocks); the app reads it and the shipped
+blocks/library.
 """
 from __future__ import annotations
 
@@ -16,55 +21,84 @@ import torch
 from models import UserError, class_index, load_classifier, slug
 from models.cli import ArgumentParser
 
-from .library import LIBRARY, BlockInfo, list_blocks, load_block, save_block
+from .library import LIBRARY, BlockInfo, folder_blocks, load_block, save_block, user_library
+from .make import OPTIONS, MakeOptions, make_block
 from .printing import PAPERS, print_block
 from .seed import seed_block
-from .make import MakeOptions, make_block
 from .train import block_area, block_side
+
+COMMANDS = {
+    "make": "train a block toward any ImageNet class (the recipe of the shipped blocks; into your library)",
+    "seed": "the seed's one-step block (seconds; a start, weaker than a trained one)",
+    "list": "the blocks the app can use: the shipped library, then yours, with their held-out figures",
+    "print": "the block at its physical size: a PDF page to cut out or a 300-dpi PNG",
+}
+
+
+def _default(name: str):
+    return MakeOptions.default(name)
 
 
 def main(argv=None) -> int:
     ap = ArgumentParser(prog="python -m blocks", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--debug", action="store_true", help="show tracebacks")
-    sub = ap.add_subparsers(dest="cmd", required=True)
+    sub = ap.add_subparsers(dest="cmd", required=True, metavar="COMMAND",
+                            title="commands (python -m blocks COMMAND --help for its options)")
+    d = _default
     for name in ("make", "seed"):
-        p = sub.add_parser(name)
+        p = sub.add_parser(name, help=COMMANDS[name], description=COMMANDS[name])
         p.add_argument("--target", required=True, help="ImageNet class name or index, e.g. hog, 'giant panda', 341")
-        p.add_argument("--area", type=float, default=0.10, help="fraction of the classifier input (default 0.10)")
-        p.add_argument("--model", default="efficientnet_lite0")
-        p.add_argument("--out", default=str(LIBRARY), help="output folder (default: the shipped library)")
+        p.add_argument("--area", type=float, default=d("area"), help="fraction of the classifier input (default %(default)s)")
+        p.add_argument("--model", default=d("model"), help="classifier (default %(default)s)")
+        p.add_argument("--out", default=None if name == "make" else str(user_library()),
+                       help=f"output folder (default: your library, {user_library()}; blocks/library only "
+                            "when named here)")
         p.add_argument("--name", help="file name without .png (default: the target's name)")
-        p.add_argument("--device", default="auto")
+        p.add_argument("--device", default=d("device"))
         if name == "make":
             p.add_argument("--photos", nargs="+", help="folder(s) of training photos, subfolders included "
-                           "(default: data/photos/train, fetched once by `make photos`)")
-            p.add_argument("--holdout", nargs="+", help="folder(s) of photos never to train on: matched by file name "
-                           "and by content (a resized or re-encoded copy under another name is left out too)")
+                           "(default: data/photos/train and, when present, data/photos/train_closeups; "
+                           "fetched once by `make photos`)")
+            p.add_argument("--holdout", nargs="*", help="folder(s) of photos never to train on: matched by file name "
+                           "and by content (a resized or re-encoded copy under another name is left out too); "
+                           "default: tests/data/photos and data/photos/heldout, those that exist; "
+                           "--holdout with no folder: none")
             p.add_argument("--check", help="held-out photos for the running check and the final figures "
                            "(default: every 8th training photo, then not trained on)")
             p.add_argument("--minutes", type=float, help="wall-clock budget for training (with or instead of --steps)")
-            p.add_argument("--steps", type=int, help="step budget (default 1500 when --minutes is not given)")
+            p.add_argument("--steps", type=int, help=f"step budget (default {MakeOptions.STEPS} when --minutes is "
+                           "not given)")
             p.add_argument("--goal", type=float, help="stop once the held-out check reaches this share, e.g. 0.95")
-            p.add_argument("--check-every", type=int, default=50, help="steps between held-out checks")
-            p.add_argument("--batch", type=int, default=12)
-            p.add_argument("--lr", type=float, help="Adam step (default 0.03 from the seed block, 0.01 with --init)")
-            p.add_argument("--seed", type=int, default=0)
+            p.add_argument("--check-every", type=int, default=d("check_every"),
+                           help=f"steps between held-out checks (default 50; 150 in a run of >= "
+                                f"{MakeOptions.LONG_STEPS} steps or >= {MakeOptions.LONG_MINUTES:g} minutes)")
+            p.add_argument("--batch", type=int, default=d("batch"), help="photos per step (default %(default)s)")
+            p.add_argument("--lr", type=float, default=d("lr"),
+                           help=f"Adam step (default {MakeOptions.LR_SEED:g} from the seed block, "
+                                f"{MakeOptions.LR_INIT:g} with --init)")
+            p.add_argument("--seed", type=int, default=d("seed"))
             p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
-            p.add_argument("--placement", choices=["animal", "random"], default="animal",
+            p.add_argument("--placement", choices=["animal", "random"], default=d("placement"),
                            help="animal: where the app pastes (on the CAM box, jittered; --random-share of them "
-                                "anywhere); random: anywhere, rotated, scaled and dimmed")
-            p.add_argument("--random-share", type=float, default=0.25, help="share of random placements (animal)")
-            p.add_argument("--noise", type=float, default=0.01, help="camera noise std on the block's pixels")
-            p.add_argument("--shrink", type=float, default=1.0,
+                                "anywhere); random: anywhere, rotated, scaled and dimmed (default %(default)s)")
+            p.add_argument("--random-share", type=float, default=d("random_share"),
+                           help="share of random placements (animal; default %(default)s)")
+            p.add_argument("--noise", type=float, default=d("noise"),
+                           help="camera noise std on the block's pixels (default %(default)s)")
+            p.add_argument("--shrink", type=float, default=d("shrink"),
                            help="train the block pasted ×(shrink×0.9 … shrink×1.1) its size (the app's placement): "
-                                "below 1 keeps a margin at full size once every training paste is won")
-            p.add_argument("--hard", type=float, default=0.0,
-                           help="0..1: draw photos the block still fails on more often (hard-example mining)")
-            p.add_argument("--loss", choices=["ce", "margin"], default="margin",
+                                "below 1 keeps a margin at full size once every training paste is won "
+                                "(default %(default)s)")
+            p.add_argument("--hard", type=float, default=d("hard"),
+                           help="0..1: draw photos the block still fails on more often (hard-example mining; "
+                                "default %(default)s)")
+            p.add_argument("--loss", choices=["ce", "margin"], default=d("loss"),
                            help="margin: lead of the target over the best other class, up to --kappa (spends "
-                                "steps on the pastes still lost); ce: cross-entropy toward the target")
-            p.add_argument("--kappa", type=float, default=2.0, help="margin wanted by --loss margin (logits)")
+                                "steps on the pastes still lost); ce: cross-entropy toward the target "
+                                "(default %(default)s)")
+            p.add_argument("--kappa", type=float, default=d("kappa"),
+                           help="margin wanted by --loss margin (logits; default %(default)s)")
             p.add_argument("--init", help="start from this block (library name or PNG; resized to --area) "
                            "instead of the seed block")
             p.add_argument("--models", help="A,B,...: fool them all at once (mean loss); the block is A's (make extra)")
@@ -72,12 +106,16 @@ def main(argv=None) -> int:
                            help="run the whole network on every pasted image (slower; same result)")
         else:
             p.add_argument("--lower-limit", type=float, default=-0.5)
-    p = sub.add_parser("print", help="the block at its physical size: a PDF page to cut out or a 300-dpi PNG")
+    p = sub.add_parser("print", help=COMMANDS["print"], description=COMMANDS["print"])
     p.add_argument("name", help="library name, or NAME.png with NAME.json beside it")
     p.add_argument("--size-cm", type=float, default=8.0, help="side of the printed block in cm (default 8)")
     p.add_argument("--paper", choices=sorted(PAPERS), default="a4", help="PDF page size (default a4)")
     p.add_argument("--out", required=True, help="FILE.pdf (page with cut marks) or FILE.png (the block alone)")
-    sub.add_parser("list")
+    sub.add_parser("list", help=COMMANDS["list"], description=COMMANDS["list"])
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not [a for a in argv if a != "--debug"]:
+        ap.print_help()             # `python -m blocks` alone: the commands
+        return 0
     args = ap.parse_args(argv)
     try:
         return run(args)
@@ -90,13 +128,18 @@ def main(argv=None) -> int:
 
 def run(args) -> int:
     if args.cmd == "list":
-        for name in list_blocks():
-            b = load_block(name)
-            fig = b.info.figures
-            judged = (f"check (photos not trained on): as the app pastes it {fig['animal']:.0%}, at random {fig['random']:.0%} "
-                      f"({fig.get('photos', '?')} photos)" if "animal" in fig else "not judged when made")
-            print(f"{name:18s} target {b.info.target_name!r:20s} area {b.info.area:.4f} ({b.info.side}px)  "
-                  f"{b.info.steps:5d} steps {(b.info.seconds or 0) / 60:5.1f} min  {judged}")
+        shipped = folder_blocks(LIBRARY)
+        for folder, kind in ((LIBRARY, "shipped"), (user_library(), "yours")):
+            for name in folder_blocks(folder):
+                b = load_block(str(folder / f"{name}.png"))
+                fig = b.info.figures
+                judged = (f"check (photos not trained on): as the app pastes it {fig['animal']:.0%}, at random "
+                          f"{fig['random']:.0%} ({fig.get('photos', '?')} photos)" if "animal" in fig
+                          else "not judged when made")
+                shadow = " (the name loads the shipped one: use its path)" if kind == "yours" and name in shipped else ""
+                print(f"{name:18s} {kind:7s} target {b.info.target_name!r:20s} area {b.info.area:.4f} ({b.info.side}px)  "
+                      f"{b.info.steps:5d} steps {(b.info.seconds or 0) / 60:5.1f} min  {judged}{shadow}")
+        print(f"(yours: {user_library()})")
         return 0
     if args.cmd == "print":
         print(print_block(load_block(args.name), args.out, args.size_cm, args.paper))
@@ -134,11 +177,9 @@ def make(args) -> int:
         raise UserError(f"--models must name each model once, got {args.models!r}")
     if args.threads:
         torch.set_num_threads(args.threads)
-    same = ("target", "area", "out", "name", "device", "photos", "holdout", "check", "minutes", "batch", "lr",
-            "seed", "placement", "random_share", "loss", "kappa", "noise", "hard", "init", "goal", "check_every",
-            "shrink")
-    opts = MakeOptions(**{k: getattr(args, k) for k in same}, model=models[0], ensemble=models[1:],
-                       steps=args.steps or (None if args.minutes else 1500), incremental=not args.no_incremental)
+    given = {k: getattr(args, k) for k in OPTIONS if k not in ("model", "steps", "ensemble", "incremental")}
+    opts = MakeOptions(**given, model=models[0], ensemble=models[1:], steps=args.steps,
+                       incremental=not args.no_incremental)
     png, _ = make_block(opts)
     print(png)
     return 0

@@ -1,7 +1,14 @@
-"""The block library: NAME.png (the block, RGB) + NAME.json (what it is), loaded and validated here."""
+"""The block library: NAME.png (the block, RGB) + NAME.json (what it is), loaded and validated here.
+
+Two folders make the library: the shipped blocks (blocks/library, in the source tree, written only by an
+explicit `blocks make --out blocks/library`) and the user's blocks, where `blocks make` and the app's
+background maker write by default: $CHICKEN_SAVIOUR_BLOCKS if set, else $XDG_DATA_HOME/chicken-saviour/blocks
+(~/.local/share/chicken-saviour/blocks). A name is looked up in the shipped folder first, then the user's.
+"""
 from __future__ import annotations
 
 import json
+import difflib
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -14,7 +21,22 @@ from models import UserError, class_names
 from models.preprocess import to_bgr, to_tensor
 
 LIBRARY = Path(__file__).with_name("library")
+USER_ENV = "CHICKEN_SAVIOUR_BLOCKS"
 FORMAT = 1
+
+
+def user_library() -> Path:
+    """The user's block folder (outside the source tree): $CHICKEN_SAVIOUR_BLOCKS, else
+    $XDG_DATA_HOME/chicken-saviour/blocks, else ~/.local/share/chicken-saviour/blocks."""
+    if os.environ.get(USER_ENV):
+        return Path(os.environ[USER_ENV]).expanduser()
+    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data).expanduser() / "chicken-saviour" / "blocks"
+
+
+def library_folders(folder: Path | str | None = None) -> list[Path]:
+    """The folders a name is looked up in: `folder` alone when given, else the shipped library, then the user's."""
+    return [Path(folder)] if folder is not None else [LIBRARY, user_library()]
 
 
 @dataclass
@@ -45,20 +67,30 @@ class Block:
     path: Path | None = None
 
 
-def list_blocks(folder: Path = LIBRARY) -> list[str]:
+def folder_blocks(folder: Path) -> list[str]:
     return sorted(p.stem for p in Path(folder).glob("*.png") if p.with_suffix(".json").is_file())
 
 
-def resolve(name_or_path: str, folder: Path = LIBRARY) -> Path:
+def list_blocks(folder: Path | str | None = None) -> list[str]:
+    """The block names in `folder`, or (None) in the shipped library then the user's (a user block named like a
+    shipped one is listed once: the name loads the shipped block)."""
+    return list(dict.fromkeys(n for f in library_folders(folder) for n in folder_blocks(f)))
+
+
+def resolve(name_or_path: str, folder: Path | str | None = None) -> Path:
     """A library name ('hog') or a path to NAME.png (with NAME.json beside it) -> the PNG path."""
     p = Path(name_or_path)
     if p.suffix.lower() == ".png" or os.sep in name_or_path or "/" in name_or_path:
         return p
-    cand = Path(folder) / f"{name_or_path}.png"
-    if not cand.is_file():
-        known = ", ".join(list_blocks(folder)) or "none"
-        raise UserError(f"unknown block {name_or_path!r} (library {folder} has: {known})")
-    return cand
+    for f in library_folders(folder):
+        cand = f / f"{name_or_path}.png"
+        if cand.is_file():
+            return cand
+    close = difflib.get_close_matches(name_or_path, list_blocks(folder), n=1)
+    where = "the library" if folder is None else f"the library {folder}"
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise UserError(f"unknown block {name_or_path!r}: no block {name_or_path!r} in {where}{hint}; "
+                    "python -m blocks list shows them")
 
 
 def _check_info(raw, meta: Path) -> BlockInfo:
@@ -88,7 +120,7 @@ def _check_info(raw, meta: Path) -> BlockInfo:
     return BlockInfo(**raw)
 
 
-def load_block(name_or_path: str, model_name: str | None = None, folder: Path = LIBRARY) -> Block:
+def load_block(name_or_path: str, model_name: str | None = None, folder: Path | str | None = None) -> Block:
     """Load and validate a block; with `model_name`, refuse a block made for another model."""
     png = resolve(name_or_path, folder)
     meta = png.with_suffix(".json")

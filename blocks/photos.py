@@ -2,43 +2,162 @@
 
 Blocks are judged on photos they never saw, so the hold-out compares content, not only names: a copy of a
 held-out photo under another name or size (GCompris ships the test set's animal photos) is left out too.
+
+Decoding and resizing thousands of JPEGs takes minutes, so each folder's resized photos are cached (uint8, one
+.npy per folder and size, with a .json naming its files) in $CHICKEN_SAVIOUR_CACHE, else
+$XDG_CACHE_HOME/chicken-saviour/photos (~/.cache/chicken-saviour/photos). The cache's key is the folder's path,
+the size and every file's relative path, byte size and modification time: any change decodes the folder again.
+Folders of fewer than CACHE_MIN photos are not cached (they load in a moment). The CAM boxes of the training
+photos (blocks.train.photo_boxes) are cached there too, keyed by the model and the photos' pixels.
 """
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import tempfile
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
-from models import UserError, load_photos
+from models import UserError
+from models.preprocess import image_files, read_image, shrink
 
 COPY_DIFF = 0.03       # mean |Δ| of 16×16 grey thumbnails below which two photos are the same picture
+CACHE_ENV = "CHICKEN_SAVIOUR_CACHE"
+CACHE_MIN = 64         # folders with fewer photos are decoded each time
+
+
+def cache_dir() -> Path:
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser() / "chicken-saviour" / "photos"
+
+
+def decode(path: Path, size: int) -> np.ndarray:
+    """One photo as the classifier's input, BGR uint8 size×size×3 (models.to_tensor's resize)."""
+    img = read_image(path)
+    return img if img.shape[:2] == (size, size) else shrink(img, size)
+
+
+def as_tensor(bgr: np.ndarray) -> torch.Tensor:
+    """N×S×S×3 BGR uint8 -> N×3×S×S RGB float [0,1], exactly as models.to_tensor converts one photo."""
+    rgb = bgr[..., ::-1].transpose(0, 3, 1, 2)
+    return torch.from_numpy(np.multiply(rgb, np.float32(1 / 255), dtype=np.float32))
+
+
+def _key(folder: Path, files: list[Path], size: int) -> str:
+    h = hashlib.sha256(f"{folder.resolve()}\n{size}\n".encode())
+    for f in files:
+        st = f.stat()
+        h.update(f"{f.relative_to(folder)}\t{st.st_size}\t{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:24]
+
+
+def load_folder(folder: str | Path, size: int = 224, progress=None, done: int = 0, total: int | None = None,
+                cache: bool = True) -> tuple[torch.Tensor, list[Path]]:
+    """Every photo in `folder` and its subfolders, resized to size×size: (N×3×S×S, files), from the cache when
+    the folder is unchanged. `progress` (blocks.progress.Progress) shows `loading photos done/total`."""
+    folder = Path(folder)
+    files = image_files(folder, recursive=True)
+    total = total if total is not None else len(files)
+    use = cache and len(files) >= CACHE_MIN
+    if use:
+        key = _key(folder, files, size)
+        npy = cache_dir() / f"{key}.npy"
+        try:
+            names = json.loads(npy.with_suffix(".json").read_text())
+            if names == [str(f.relative_to(folder)) for f in files]:
+                x = np.load(npy)
+                if x.shape == (len(files), size, size, 3):
+                    if progress is not None:
+                        progress.phase("loading photos", done + len(files), total)
+                    return as_tensor(x), files
+        except (OSError, ValueError):
+            pass
+    out = np.empty((len(files), size, size, 3), np.uint8)
+    for i, f in enumerate(files):
+        if progress is not None:
+            progress.phase("loading photos", done + i, total)
+        out[i] = decode(f, size)
+    if use:
+        _save_cache(npy, out, [str(f.relative_to(folder)) for f in files])
+    return as_tensor(out), files
+
+
+def fingerprint(photos: torch.Tensor, *extra) -> str:
+    """A key for a stack of photos (every 8th pixel of each, its shape) and `extra`: for caches of what is
+    computed from them (their CAM boxes)."""
+    h = hashlib.sha256(repr((tuple(photos.shape), *extra)).encode())
+    h.update(photos[:, :, ::8, ::8].contiguous().numpy().tobytes())
+    return h.hexdigest()[:24]
+
+
+def cached_array(name: str, compute) -> np.ndarray:
+    """`compute()` (a numpy array), kept in the cache as NAME.npy and read back next time."""
+    path = cache_dir() / f"{name}.npy"
+    try:
+        return np.load(path)
+    except (OSError, ValueError):
+        pass
+    out = np.asarray(compute())
+    _save_cache(path, out, None)
+    return out
+
+
+def _save_cache(npy: Path, x: np.ndarray, names: list[str] | None) -> None:
+    """Write the cache atomically; a cache that cannot be written is only slower next time."""
+    try:
+        npy.parent.mkdir(parents=True, exist_ok=True)
+        writes = [(npy, lambda fh: np.save(fh, x))]
+        if names is not None:
+            writes.append((npy.with_suffix(".json"), lambda fh: fh.write(json.dumps(names).encode())))
+        for path, write in writes:
+            fd, tmp = tempfile.mkstemp(dir=npy.parent, prefix=f".{path.name}.")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    write(fh)
+                os.replace(tmp, path)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+    except OSError:
+        pass
 
 
 def thumbnails(x: torch.Tensor) -> torch.Tensor:
     return F.adaptive_avg_pool2d(x.mean(1, keepdim=True), 16).flatten(1)
 
 
-def training_photos(folders: list[str], holdout: list[str] | str | None, size: int
+def training_photos(folders: list[str], holdout: list[str] | str | None, size: int, progress=None
                     ) -> tuple[torch.Tensor, list[Path], list[str]]:
     """Training photos from one or more folders (subfolders included), minus the held-out photos: those
     with a held-out file's name, and any near-copy of one under another name (same 16×16 thumbnail).
-    Returns (N×3×S×S photos, their files, their names as recorded in a block's JSON: "FOLDER/relative/path")."""
-    photos, files = [], []
+    Returns (N×3×S×S photos, their files, their names as recorded in a block's JSON: "FOLDER/relative/path").
+    Decoded photos are cached (load_folder); `progress` shows `loading photos 1200/2750`."""
+    held_dirs = [holdout] if isinstance(holdout, str) else list(holdout or [])
+    total = sum(len(image_files(f, recursive=True)) for f in [*folders, *held_dirs])
+    photos, files, done = [], [], 0
     for folder in folders:
-        x, f = load_photos(folder, size, recursive=True)
+        x, f = load_folder(folder, size, progress, done, total)
+        done += len(f)
         photos.append(x)
         files += [(Path(folder), p) for p in f]
     photos = torch.cat(photos)
-    for held_dir in [holdout] if isinstance(holdout, str) else holdout or []:
-        held, held_files = load_photos(held_dir, size, recursive=True)
+    for held_dir in held_dirs:
+        held, held_files = load_folder(held_dir, size, progress, done, total)
+        done += len(held_files)
         names = {p.stem for p in held_files}
         copies = ((torch.cdist(thumbnails(photos), thumbnails(held), p=1) / 256) < COPY_DIFF).any(1)
         keep = [i for i, (_, f) in enumerate(files) if f.stem not in names and not copies[i]]
         if not keep:
             raise UserError(f"every photo in {', '.join(folders)} is held out by {held_dir}")
         if len(keep) < len(files):
-            print(f"held out {len(files) - len(keep)} photos matching {held_dir} by name or content")
+            message = f"held out {len(files) - len(keep)} photos matching {held_dir} by name or content"
+            progress.say(message) if progress is not None else print(message)
         photos, files = photos[keep], [files[i] for i in keep]
     return photos, [f for _, f in files], [f"{root.name}/{f.relative_to(root)}" for root, f in files]
 

@@ -17,6 +17,7 @@ import torch
 
 from .attacks.eot import EOTPatch
 from .paste import TRAIN_RANGES, PasteParams, PasteRanges, sample_params
+from . import photos as photo_cache
 from .photos import jitter_colour
 from .placement import CameraRanges, animal_params, cam_boxes, camera, sample_camera, view_boxes
 from .seed import seed_block
@@ -78,16 +79,32 @@ def resize_block(block: torch.Tensor, side: int) -> torch.Tensor:
                                            antialias=True)[0].clamp(0, 1)
 
 
+def photo_boxes(model, photos: torch.Tensor, progress=None, chunk: int = 64) -> torch.Tensor:
+    """The CAM box of each photo (`placement.cam_boxes`), a chunk at a time so that `progress`
+    (blocks.progress.Progress) shows `CAM boxes 640/2400`; cached (blocks.photos) for CACHE_MIN photos or more."""
+    def compute():
+        boxes = []
+        for i in range(0, len(photos), chunk):
+            if progress is not None:
+                progress.phase("CAM boxes", i, len(photos))
+            boxes.append(cam_boxes(model, photos[i:i + chunk])[0])
+        return (torch.cat(boxes) if boxes else torch.zeros(0, 4)).numpy()
+    if len(photos) < photo_cache.CACHE_MIN:
+        return torch.from_numpy(compute())
+    key = photo_cache.fingerprint(photos, model.name, chunk)
+    return torch.from_numpy(photo_cache.cached_array(f"boxes-{key}", compute))
+
+
 class Batches:
     """Draws training batches: photo indices (uniform or hard-mined), camera views, paste placements."""
 
     def __init__(self, model, photos: torch.Tensor, area: float, generator: torch.Generator,
                  camera_ranges: CameraRanges = TRAIN_CAMERA, random_share: float = 0.25,
                  ranges: PasteRanges = TRAIN_RANGES, colour: float = 0.2, hard: float = 0.0,
-                 scale: tuple[float, float] = (0.9, 1.1)):
+                 scale: tuple[float, float] = (0.9, 1.1), progress=None):
         self.photos, self.area, self.gen, self.scale = photos, area, generator, scale
         self.camera, self.random_share, self.ranges, self.colour, self.hard = camera_ranges, random_share, ranges, colour, hard
-        self.boxes = cam_boxes(model, photos)[0] if random_share < 1 else None
+        self.boxes = photo_boxes(model, photos, progress) if random_share < 1 else None
         self.won = torch.full((len(photos),), 0.5)            # running success per photo (hard mining)
 
     def draw(self, n: int) -> tuple[torch.Tensor, torch.Tensor, PasteParams]:
@@ -111,17 +128,24 @@ class Batches:
 
 
 def train_block(model, photos: torch.Tensor, target: int, area: float, steps: int | None = 1000,
-                minutes: float | None = None, batch: int = 12, lr: float = 0.01, seed: int = 0,
-                init: torch.Tensor | None = None, loss: str = "margin", kappa: float = 2.0, noise: float = 0.01,
-                batches: dict | None = None, check=None, check_every: int = 50, goal: float | None = None,
-                checkpoint=None, checkpoint_every: int = 250, log=print, log_every: int = 25,
-                incremental: bool = True, ensemble=()) -> TrainResult:
+                minutes: float | None = None, batch: int = 12, lr: float | None = None, seed: int = 0,
+                init: torch.Tensor | None = None, loss: str | None = None, kappa: float | None = None,
+                noise: float | None = None, batches: dict | None = None, check=None, check_every: int = 50,
+                goal: float | None = None, checkpoint=None, checkpoint_every: int = 250, log=print,
+                log_every: int = 25, incremental: bool = True, ensemble=(), progress=None) -> TrainResult:
     """Train a block of `area` (fraction of the classifier input) toward class `target` on `photos`
     (N×3×S×S) for `steps` and/or `minutes`. `batches`: options of :class:`Batches` (placement, camera,
     colour, hard mining). `check(block) -> success` on held-out photos runs every `check_every` steps: the
     best-checked block is kept and training stops once it reaches `goal`. `checkpoint(step, block, success,
     seconds)` is called every `checkpoint_every` steps. `ensemble`: more classifiers to fool at once (mean of
-    the per-model losses; each sees the pasted views resized to its input). Ctrl-C keeps the best block so far."""
+    the per-model losses; each sees the pasted views resized to its input). Ctrl-C keeps the best block so far.
+    `lr`, `loss`, `kappa`, `noise` left None take the recipe's defaults (blocks.make.MakeOptions, their one place).
+    `progress` (blocks.progress.Progress) is told of the CAM boxes and of every step."""
+    from .make import MakeOptions           # the recipe's defaults (make imports this module)
+    loss = MakeOptions.loss if loss is None else loss
+    kappa = MakeOptions.kappa if kappa is None else kappa
+    noise = MakeOptions.noise if noise is None else noise
+    lr = MakeOptions.start_lr(init is not None) if lr is None else lr
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     model = model.to(memory_format=torch.channels_last)
@@ -130,9 +154,9 @@ def train_block(model, photos: torch.Tensor, target: int, area: float, steps: in
     ensemble = [m.to(memory_format=torch.channels_last) for m in ensemble]
     attack = EOTPatch(model, target, start, lr=lr, loss=loss, kappa=kappa, noise=noise, incremental=incremental,
                       ensemble=ensemble)
-    draw = Batches(model, photos, block_area(side, model.input_size), gen, **(batches or {}))
+    draw = Batches(model, photos, block_area(side, model.input_size), gen, **(batches or {}), progress=progress)
     budget = Budget(steps, minutes)
-    run = Progress(budget, log, log_every)
+    run = Running(budget, log, log_every)
     best = (-1.0, attack.block.detach().cpu().clone())
     step, stopped = 0, None
     try:
@@ -144,6 +168,8 @@ def train_block(model, photos: torch.Tensor, target: int, area: float, steps: in
             value, hits = attack.step(views, params, gen)
             draw.record(idx, hits)
             run.update(step, value, float(hits.mean()))
+            if progress is not None:
+                progress.training(step, budget.progress(step), steps, run.best, run.recent())
             if check is not None and (step % check_every == 0):
                 score = check(attack.block.detach().cpu())
                 run.checked(step, score)
@@ -166,8 +192,9 @@ def train_block(model, photos: torch.Tensor, target: int, area: float, steps: in
                        best[0] if check is not None else None, stopped, run.history)
 
 
-class Progress:
-    """Running success, a progress bar with ETA, the best held-out check; one line every `every` steps."""
+class Running:
+    """Running success, the best held-out check (one line each) and the history (every `every` steps); the live
+    progress line is blocks.progress.Progress's."""
 
     def __init__(self, budget: Budget, log, every: int):
         self.budget, self.log, self.every = budget, log, every
@@ -188,12 +215,5 @@ class Progress:
         self.hits.append(success)
         if step % self.every:
             return
-        done = self.budget.progress(step)
-        secs = self.budget.elapsed()
-        eta = secs / done - secs if done > 0 else float("nan")
-        bar = "#" * int(20 * done) + "-" * (20 - int(20 * done))
-        best = f"  best check {self.best:5.1%}" if self.best is not None else ""
-        self.history.append({"step": step, "seconds": round(secs, 1), "loss": round(loss, 4),
+        self.history.append({"step": step, "seconds": round(self.budget.elapsed(), 1), "loss": round(loss, 4),
                              "success": round(self.recent(), 4)})
-        self.log(f"[{bar}] {done:4.0%} step {step:5d}  {secs / step:4.2f}s/step  ETA {eta:5.0f}s  loss {loss:6.3f}  "
-                 f"success {self.recent():6.1%}{best}")

