@@ -1,5 +1,6 @@
-"""What kiosk mode needs from the display that OpenCV's highgui does not offer: the screen's size and a
-hidden mouse pointer.
+"""What the windows need from the display that OpenCV's highgui does not offer: the screen's size and a
+hidden mouse pointer (kiosk mode), and black bars around a canvas of another aspect than the window
+(`LetterboxWindow`: fullscreen, or a window resized by hand).
 
 On X11 both come from Xlib and the XFixes extension through ctypes (libX11 and libXfixes are there wherever
 Qt runs on X): `XFixesHideCursor` hides the pointer for as long as this process's connection stays open, so
@@ -14,6 +15,8 @@ import time
 
 import cv2
 import numpy as np
+
+from .sinks import WINDOW, Window
 
 
 class XDisplay:
@@ -94,3 +97,63 @@ def open_kiosk_window(window: str, configured: tuple[int, int], hide_cursor: boo
     elif hide_cursor:
         log("note: the mouse pointer cannot be hidden here (no X11)")
     return size, xd
+
+
+def window_size(window: str = WINDOW) -> tuple[int, int] | None:
+    """The size of `window`'s drawing area, the window drawing its image stretched to fill it (WINDOW_FREERATIO:
+    cv2.getWindowImageRect then gives that area, at its place on the screen); None when the backend does not say."""
+    try:
+        _, _, w, h = cv2.getWindowImageRect(window)
+    except cv2.error:
+        return None
+    return (w, h) if w > 0 and h > 0 else None
+
+
+class Letterbox:
+    """`letterbox(canvas, size)`: `canvas` scaled to fit `size` (width, height), aspect kept, centred on black,
+    so the bars are black instead of the window's own grey. The black image is reused while the size and the
+    canvas's place on it stay the same: only the canvas's part is redrawn, the bars stay black."""
+
+    def __init__(self):
+        self.board: np.ndarray | None = None
+        self.at: tuple[int, int, int, int] | None = None      # where the canvas went last time
+
+    def __call__(self, canvas: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        width, height = size
+        h, w = canvas.shape[:2]
+        f = min(width / w, height / h)
+        sw, sh = max(1, min(width, round(w * f))), max(1, min(height, round(h * f)))
+        at = ((width - sw) // 2, (height - sh) // 2, sw, sh)
+        if self.board is None or self.board.shape[:2] != (height, width):
+            self.board, self.at = np.zeros((height, width, 3), np.uint8), None
+        if at != self.at:
+            self.board[:] = 0
+            self.at = at
+        x, y = at[:2]
+        inter = cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR
+        cv2.resize(canvas, (sw, sh), dst=self.board[y:y + sh, x:x + sw], interpolation=inter)
+        return self.board
+
+
+class LetterboxWindow(Window):
+    """The app's window (app.sinks.Window) with black bars: when the window's area has another aspect than the
+    canvas (fullscreen, or resized by hand), the canvas is drawn onto a black image of the window's size, which
+    the window shows as it is (it stretches what it is given: WINDOW_FREERATIO, instead of keeping the ratio
+    on its own light-grey background). At the canvas's own size (the usual window) the canvas is shown as it is,
+    no copy."""
+
+    def __init__(self, fullscreen: bool = False):
+        super().__init__(fullscreen)
+        self.letterbox = Letterbox()
+        try:
+            cv2.setWindowProperty(WINDOW, cv2.WND_PROP_ASPECT_RATIO, cv2.WINDOW_FREERATIO)
+        except cv2.error:                       # a backend without it keeps the ratio itself (grey bars)
+            pass
+
+    def show(self, canvas: np.ndarray) -> None:
+        size = window_size() if self.sized or self.fullscreen else None   # not yet open: at the canvas's size
+        h, w = canvas.shape[:2]
+        if size is None or (abs(size[0] - w) <= 1 and abs(size[1] - h) <= 1):
+            super().show(canvas)
+            return
+        super().show(self.letterbox(canvas, size))

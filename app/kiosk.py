@@ -134,7 +134,7 @@ class KioskMode:
         if acts.next_block:
             next_block(loop)
         if acts.block_on is not None:
-            loop.pipeline.enabled = acts.block_on
+            loop.controls.set_enabled(acts.block_on)
         if self.feed is not None:
             self.feed.attracting = acts.attract
         frame = self.feed.camera_frame() if acts.probe else None

@@ -196,12 +196,7 @@ class Making:
             self.log(f"making a block for {target!r} in the background ({s.make_minutes:g} min at most)")
 
     def _join(self, block, switch: bool = True) -> None:
-        p = self.pipeline
-        known = [i for i, b in enumerate(p.blocks) if b.path == block.path]
-        if not known:
-            p.blocks.append(block)
-        if switch:
-            p.index = known[0] if known else len(p.blocks) - 1
+        self.pipeline.controls.add_block(block, select=switch)    # a block from the same file is not added twice
 
     def tick(self, loop) -> None:
         """Each frame: the header's `making ...`; a finished job's block joins the cycle, a failure is one line."""

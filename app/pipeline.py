@@ -31,6 +31,7 @@ from blocks import Block, paste_box, paste_frame, placement
 from models import ANIMALS, is_animal
 from models.preprocess import shrink, to_input
 
+from .controls import Controls, ControlState
 from .frame import Box, FrameResult, Pred, ms_since
 from .localize import BoxSmoother, cam_box, sliding_box, to_pixels
 
@@ -57,15 +58,15 @@ def place(box: Box, side: float) -> tuple[float, float]:
 
 
 class Pipeline:
-    """Holds what lasts across frames (backend, blocks, box smoother); `step(frame)` does one frame."""
+    """Holds what lasts across frames (backend, box smoother, the controls); `step(frame, controls)` does one
+    frame with the block and its on/off of one `controls` snapshot (app.controls)."""
 
     def __init__(self, backend, blocks: list[Block], names: list[str], localize, block_scale: float = 1.0,
-                 block_index: int = 0, enabled: bool = True):
-        self.backend, self.blocks, self.names = backend, blocks, names
+                 block_index: int = 0, enabled: bool = True, mirror: bool = False):
+        self.backend, self.names = backend, names
+        self.controls = ControlState(blocks, block_index, enabled, mirror)   # keys, kiosk and maker change these
         self.loc = localize
         self.scale = block_scale
-        self.index = block_index
-        self.enabled = enabled
         self.smoother = BoxSmoother(localize.smoothing, localize.hold_frames)
         self.massed = BoxSmoother(localize.smoothing, localize.hold_frames)   # the fallback spot (CAM mass)
         self.spot = 0                       # where the block goes: 0 the box's centre, 1 the fallback spot
@@ -73,11 +74,12 @@ class Pipeline:
 
     @property
     def block(self) -> Block | None:
-        return self.blocks[self.index] if self.blocks else None
+        """The current block (read-only: change it through `controls`)."""
+        return self.controls.block
 
-    def cycle(self, step: int) -> None:
-        if self.blocks:
-            self.index = (self.index + step) % len(self.blocks)
+    @property
+    def blocks(self) -> tuple[Block, ...]:
+        return self.controls.blocks
 
     def subject(self, pred: Pred) -> int | None:
         """The class whose activation map places the block, None when the block goes on nothing:
@@ -114,10 +116,9 @@ class Pipeline:
     def _classify_crops(self, crops: list[np.ndarray]) -> np.ndarray:
         return softmax(self.backend.infer(np.stack([self._input(c) for c in crops]))[0])
 
-    def _paste(self, frame: np.ndarray, small: np.ndarray, box: Box):
-        """(frame with the block, the classifier's pasted input, the input pixels that changed): one
+    def _paste(self, block: Block, frame: np.ndarray, small: np.ndarray, box: Box):
+        """(frame with `block`, the classifier's pasted input, the input pixels that changed): one
         placement, pasted at the frame's pixels for the eye and at the input's own pixels for the classifier."""
-        block = self.block
         side = math.sqrt(block.info.area) * self.scale
         center = place(tuple(box), side)
         after_small = paste_frame(small, block.image, center, side)
@@ -148,33 +149,37 @@ class Pipeline:
         """The smoothed box of a spot: 0 the CAM box, 1 the same box on the CAM's centre of mass."""
         return (self.smoother, self.massed)[spot].box
 
-    def _fall_back(self, frame: np.ndarray, small: np.ndarray, current: tuple) -> tuple:
+    def _fall_back(self, block: Block, frame: np.ndarray, small: np.ndarray, current: tuple) -> tuple:
         """`current`: (after-probabilities, frame with the block, box) at this frame's spot. When the block
         there does not turn the frame into its target (and `localize.fallback`), it is tried at the other
         spot (box centre or CAM centre of mass) in the same frame; the app switches to that spot if it scores
         the target higher. Returns the (after-probabilities, frame with the block, box) to show."""
-        probs, target = current[0], self.block.info.target
+        probs, target = current[0], block.info.target
         other = 1 - self.spot
         box = self._spot_box(other)
         if not self.loc.fallback or int(probs.argmax()) == target or box is None:
             return current
-        after_frame, pasted_input, _ = self._paste(frame, small, box)
+        after_frame, pasted_input, _ = self._paste(block, frame, small, box)
         tried = softmax(self.backend.infer(pasted_input[None])[0])[0]
         if tried[target] <= probs[target]:
             return current
         self.spot = other
         return tried, after_frame, box
 
-    def step(self, frame: np.ndarray) -> FrameResult:
+    def step(self, frame: np.ndarray, controls: Controls | None = None) -> FrameResult:
+        """One frame with the block and on/off of `controls` (default: a snapshot of the live controls taken
+        now). The block is read from that snapshot once, so the result names the block that was pasted."""
+        controls = self.controls.snapshot() if controls is None else controls
+        block = controls.block
         ms: dict[str, float] = {}
         t = time.perf_counter()
         small = self._small(frame)
         clean = to_input(small)
-        can_paste = self.enabled and self.block is not None
+        can_paste = controls.paste
         box = self._spot_box(self.spot) if can_paste else None
         after_frame = frame
         if box is not None:
-            after_frame, pasted_input, changed = self._paste(frame, small, box)
+            after_frame, pasted_input, changed = self._paste(block, frame, small, box)
         ms["paste"] = ms_since(t)
 
         t = time.perf_counter()
@@ -185,7 +190,7 @@ class Pipeline:
         probs = softmax(logits)
         after_probs = probs[-1]
         if box is not None:
-            after_probs, after_frame, box = self._fall_back(frame, small, (after_probs, after_frame, box))
+            after_probs, after_frame, box = self._fall_back(block, frame, small, (after_probs, after_frame, box))
         ms["infer"] = ms_since(t)
 
         t = time.perf_counter()
@@ -196,12 +201,12 @@ class Pipeline:
         if box is None and can_paste and tracked is not None:   # the animal has just appeared: paste now
             t = time.perf_counter()
             box = tracked
-            after_frame, pasted_input, _ = self._paste(frame, small, box)
+            after_frame, pasted_input, _ = self._paste(block, frame, small, box)
             after_probs = softmax(self.backend.infer(pasted_input[None])[0])[0]
-            after_probs, after_frame, box = self._fall_back(frame, small, (after_probs, after_frame, box))
+            after_probs, after_frame, box = self._fall_back(block, frame, small, (after_probs, after_frame, box))
             after = make_pred(after_probs, self.names)
             ms["infer"] += ms_since(t)
         if box is None:
             return FrameResult(before, after, after_frame, None, None, None, ms)
         return FrameResult(before, after, after_frame, to_pixels(tuple(box), frame.shape[1], frame.shape[0]),
-                           self.block, round(self.block.info.area * self.scale ** 2, 5), ms)
+                           block, round(block.info.area * self.scale ** 2, 5), ms)

@@ -26,13 +26,15 @@ from models import UserError, load_classifier
 from models.backend import make_backend
 
 from .config import Settings
+from .controls import Controls
+from .display import LetterboxWindow
 from .frame import FrameResult, ms_since
 from .keys import press
 from .kiosk import KioskMode
 from .maker import Making
 from .pipeline import Pipeline
 from .render import Hud, render
-from .sinks import WINDOW, Callback, RecorderSink, Shown, StatsWriter, Summary, Window
+from .sinks import WINDOW, Callback, RecorderSink, Shown, StatsWriter, Summary
 from .sources import Prefetch, Source, open_source
 
 
@@ -75,7 +77,7 @@ def make_pipeline(settings: Settings, backend=None) -> Pipeline:
         backend = make_backend(model, settings.backend, settings.threads or None)
     blocks, index = load_blocks(settings, backend.model_name)
     return Pipeline(backend, blocks, backend.class_names, settings.localize, settings.block.scale, index,
-                    settings.block.enabled)
+                    settings.block.enabled, bool(settings.mirror))
 
 
 def has_display() -> bool:
@@ -93,13 +95,18 @@ def fit(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(frame, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
 
 
+KEYS_PER_FRAME = 8    # keys handled after one frame at most (every key pressed since the last frame, normally)
+
+
 class Loop:
     """The state of a run between frames, and the loop over frames (`play`). The keys' actions
-    (app.keys) change this state; the sinks get every frame drawn. `window` is None when headless."""
+    (app.keys) change this state and the pipeline's controls (`controls`, app.controls); the sinks get every
+    frame drawn. `window` is None when headless."""
 
     def __init__(self, settings: Settings, pipeline: Pipeline, summary: Summary, headless: bool = True,
                  log=print, on_frame=None, kiosk: KioskMode | None = None):
         self.settings, self.pipeline, self.summary, self.log = settings, pipeline, summary, log
+        self.controls = pipeline.controls           # the block, on/off, mirror: changed only through its methods
         backend = pipeline.backend
         self.hud = Hud(target=None, device=backend.device, backend=backend.name,
                        any_object=settings.localize.classes == "any")
@@ -120,7 +127,8 @@ class Loop:
         if rec.path:
             self.recorder.start(rec.path, settings.fps, anim_width=rec.anim_width, anim_fps=rec.anim_fps,
                                 anim_max_frames=rec.anim_max_frames, webp_quality=rec.webp_quality)
-        self.window = None if headless else Window(self.fullscreen)
+        self.window = None if headless else LetterboxWindow(self.fullscreen)
+        self.hud.hint = self.window is not None and kiosk is None     # "h: help" where h does something
         if kiosk is not None and self.window is not None:
             kiosk.open_window(WINDOW, log)
         self.sinks = [self.recorder, self.stats, summary]
@@ -138,7 +146,7 @@ class Loop:
         worker thread classifies frame N+1, each frame with its own labels. A live camera sets the pace
         itself, so its frames are drawn as soon as they are classified (least latency)."""
         worker = None if source.live else ThreadPoolExecutor(1, thread_name_prefix="pipeline")
-        pending = None            # (frame, job, t_got, capture_ms) classified on the worker, not yet shown
+        pending = None            # (frame, job, t_got, capture_ms, controls) classified on the worker, not yet shown
         taken, most = 0, self.settings.max_frames
         t0 = time.perf_counter()
         try:
@@ -150,19 +158,28 @@ class Loop:
                     continue
                 taken += 1
                 t_got = time.perf_counter()
+                controls = self.controls.snapshot()      # this frame's block, on/off and mirror, read once
+                frame = self.mirrored(frame, controls)
                 if worker is None:
-                    self.show(frame, self.pipeline.step(frame), t_got, capture_ms)
+                    self.show(frame, self.pipeline.step(frame, controls), t_got, capture_ms, controls)
                     continue
-                job = worker.submit(self.pipeline.step, frame)
+                job = worker.submit(self.pipeline.step, frame, controls)
                 if pending is not None:
                     self.show(pending[0], pending[1].result(), *pending[2:])
-                pending = (frame, job, t_got, capture_ms)
+                pending = (frame, job, t_got, capture_ms, controls)
             if pending is not None and self.running:
                 self.show(pending[0], pending[1].result(), *pending[2:])
         finally:
             if worker is not None:
                 worker.shutdown(wait=True, cancel_futures=True)
             self.summary.seconds = time.perf_counter() - t0
+
+    def mirrored(self, frame: np.ndarray, controls: Controls) -> np.ndarray:
+        """The frame flipped left-right when `controls.mirror` says so (never the kiosk's attract clip): done
+        before classification, so both panes, the box and the paste agree."""
+        if not controls.mirror or (self.kiosk is not None and self.kiosk.machine.attracting):
+            return frame
+        return cv2.flip(frame, 1)
 
     def next_frame(self, source: Source) -> tuple[np.ndarray | None, float]:
         """(the next frame fitted to the processing size, ms spent reading it); (None, ms) when there is
@@ -187,11 +204,14 @@ class Loop:
             return None, capture_ms
         return fit(frame, self.settings.size), capture_ms
 
-    def show(self, frame: np.ndarray, res: FrameResult, t_got: float, capture_ms: float) -> None:
-        """One classified frame: draw it, hand it to every sink, then handle a key."""
-        block = res.block or self.pipeline.block
+    def show(self, frame: np.ndarray, res: FrameResult, t_got: float, capture_ms: float,
+             controls: Controls | None = None) -> None:
+        """One classified frame (made with `controls`, default: the controls now): draw it, hand it to every
+        sink, then handle the keys pressed."""
+        controls = self.controls.snapshot() if controls is None else controls
+        block = res.block or controls.block
         self.hud.target = block.info.target_name if block is not None else None
-        self.hud.block_on = self.pipeline.enabled
+        self.hud.block_on = controls.enabled
         if res.block is not None:
             self.fooled.append(res.fooled)
         if self.kiosk is not None:
@@ -228,8 +248,15 @@ class Loop:
             self.hud.message, self.message_until = "", 0.0
 
     def poll(self, wait_ms: int) -> None:
-        """Handle the key pressed in the window, if any; closing the window quits."""
-        press(self, self.window.key(wait_ms))
+        """Handle every key pressed in the window since the last frame (at most KEYS_PER_FRAME: `h h` typed
+        quickly shows and hides help); closing the window quits."""
+        for i in range(KEYS_PER_FRAME):
+            code = self.window.key(wait_ms if i == 0 else 1)
+            if code < 0:
+                break
+            press(self, code)
+            if not self.running:
+                break
         if self.running and self.window.closed:
             self.running = False
 
@@ -252,8 +279,10 @@ def run(settings: Settings, log=print, on_frame=None, backend=None, source=None)
     pipeline = make_pipeline(settings, backend)         # everything a user can get wrong is checked
     if source is None:                                  # before the first frame
         realtime = not headless if settings.realtime is None else settings.realtime   # a window: the clip's rate
-        source = open_source(settings.source, size=settings.size, loop=settings.loop or kiosk_on, realtime=realtime,
-                             fps=settings.fps)
+        looping = not headless if settings.loop is None else settings.loop            # a window never ends by itself
+        source = open_source(settings.source, size=settings.size, loop=looping or kiosk_on, realtime=realtime,
+                             fps=settings.fps, camera_size=settings.camera_size)
+    pipeline.controls.set_mirror(source.camera if settings.mirror is None else settings.mirror)
     try:
         kiosk = KioskMode(settings, source) if kiosk_on else None
         source = kiosk.source if kiosk else source

@@ -9,6 +9,11 @@
     printed and the built-in sample plays instead (looping, paced in real time,
     like a camera). If the camera is lost later, ``lost`` turns True and the
     thread reconnects with backoff (0.1 s doubling to 1 s).
+``"/dev/video2"``, ``"/dev/v4l/by-id/..."`` (a device path, Linux)
+    That camera (a symlink is followed to its ``/dev/videoN``); an error if it cannot be opened.
+``"cam:Logitech"`` (Linux)
+    The camera whose name (``/sys/class/video4linux/videoN/name``, as ``--list-cameras`` prints
+    it) contains ``Logitech``, case ignored; an error if none or several different ones do.
 ``"rtsp://..."``, ``"http://..."`` (any ``scheme://``)
     A live network stream, handled like a camera (an error if it cannot be opened).
 ``"sample"``
@@ -21,6 +26,9 @@ a video file
 a folder of images (jpg, jpeg, png, bmp, webp) or one image
     Played as a clip with the same pan/zoom generator (:func:`app.sample.ken_burns`), ~3 s each.
 
+A camera asked for a capture size (``camera_size=(w, h)``) is set to it (CAP_PROP_FRAME_WIDTH/HEIGHT); when
+the frames it delivers have another size, one line says so. ``list_cameras()`` probes indices 0..9 quietly.
+
 A path that does not exist, a video OpenCV cannot read, an empty folder or an
 unreadable image raises :class:`models.errors.UserError` naming the path.
 Finite sources return None from ``read()`` once exhausted (``ended`` is then
@@ -31,8 +39,10 @@ from __future__ import annotations
 
 import contextlib
 import math
-import sys
+import os
 import queue
+import re
+import sys
 import threading
 import time
 from pathlib import Path
@@ -47,6 +57,9 @@ from .frame import as_bgr
 from .sample import MOTIONS, frames_for, ken_burns, sample_photos, seconds_list
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+SYSFS_V4L = Path("/sys/class/video4linux")     # Linux: videoN/name is each camera's name
+CAMERA_PREFIX = "cam:"                          # --source cam:NAME picks a camera by (part of) its name
+PROBED = 10                                     # --list-cameras tries indices 0..PROBED-1
 
 
 def print_to_stderr(message: str) -> None:
@@ -72,6 +85,7 @@ class Source:
     frame_count: int | None = None
     ended: bool = False
     lost: bool = False
+    camera: bool = False          # a local camera (mirrored by default, as a webcam's picture is expected to be)
 
     def read(self, timeout: float = 1.0) -> np.ndarray | None:
         raise NotImplementedError
@@ -258,13 +272,122 @@ class VideoFileSource(Source):
         self._cap.release()
 
 
-def _open_capture(index_or_url: int | str) -> cv2.VideoCapture:
-    """The default camera/stream opener (OpenCV's own log lines silenced)."""
+def _open_capture(index_or_url: int | str, size: tuple[int, int] | None = None) -> cv2.VideoCapture:
+    """The default camera/stream opener (OpenCV's own log lines silenced); `size` asks a camera for that
+    capture size."""
     with _quiet_opencv():
         cap = cv2.VideoCapture(index_or_url)
-        if cap.isOpened() and isinstance(index_or_url, int):
+        if cap.isOpened() and not _is_url(str(index_or_url)):
             cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # fewer stale frames queued in the driver
+            if size:
+                cap.set(cv2.CAP_PROP_FRAME_WIDTH, size[0])
+                cap.set(cv2.CAP_PROP_FRAME_HEIGHT, size[1])
     return cap
+
+
+@contextlib.contextmanager
+def _no_stderr():
+    """Nothing reaches file descriptor 2 for a moment (camera backends print from C, past OpenCV's logger)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def camera_names(sysfs: Path | None = None) -> dict[int, tuple[str, int]]:
+    """Linux: {N: (name, node index)} of /dev/videoN from sysfs (node index 0: the device's capture node; a
+    webcam often has a second node, index 1, for metadata, under the same name). Elsewhere: {}."""
+    sysfs = SYSFS_V4L if sysfs is None else sysfs
+    out = {}
+    try:
+        entries = list(sysfs.iterdir())
+    except OSError:
+        return out
+    for d in entries:
+        m = re.fullmatch(r"video(\d+)", d.name)
+        if not m:
+            continue
+        try:
+            name = (d / "name").read_text(encoding="utf-8", errors="replace").strip()
+        except OSError:
+            continue
+        try:
+            node = int((d / "index").read_text().strip())
+        except (OSError, ValueError):
+            node = 0
+        out[int(m.group(1))] = (name, node)
+    return dict(sorted(out.items()))
+
+
+def list_cameras(opener: Callable[[int], object] | None = None, count: int = PROBED) -> list[tuple[int, str, str]]:
+    """(index, "WxH", name) of each camera index 0..count-1 that opens and gives a frame; the name from sysfs
+    on Linux ("" elsewhere). Probed quietly: nothing on stderr for the absent ones."""
+    opener = opener or _open_capture
+    names = camera_names()
+    found = []
+    with _quiet_opencv(), _no_stderr():
+        for i in range(count):
+            cap = None
+            try:
+                cap = opener(i)
+                if cap is None or not cap.isOpened():
+                    continue
+                ok, frame = cap.read()
+                if ok and frame is not None:
+                    size = f"{frame.shape[1]}x{frame.shape[0]}"
+                else:
+                    size = f"{int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))}x{int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))}"
+                found.append((i, size, names.get(i, ("", 0))[0]))
+            except Exception:
+                continue
+            finally:
+                if cap is not None:
+                    _release(cap)
+    return found
+
+
+def camera_list_text(cameras: list[tuple[int, str, str]]) -> str:
+    """What --list-cameras prints."""
+    if not cameras:
+        return "no camera found"
+    lines = [f"{i}  {size:>9}  {name}  (/dev/video{i})" if name else f"{i}  {size:>9}" for i, size, name in cameras]
+    return "\n".join(lines)
+
+
+def find_camera(pattern: str, sysfs: Path | None = None) -> int:
+    """The index N (/dev/videoN) of the camera whose sysfs name contains `pattern` (case ignored): its capture
+    node (node index 0) when it has several. A UserError when there is none, or several different cameras."""
+    if not sys.platform.startswith("linux") and sysfs is None:
+        raise UserError(f"--source {CAMERA_PREFIX}NAME needs Linux (camera names from {SYSFS_V4L}); use an index "
+                        "(python -m app --list-cameras)")
+    cameras = camera_names(sysfs)
+    hits = {n: v for n, v in cameras.items() if pattern.lower() in v[0].lower()}
+    listed = ", ".join(f"{n}: {name}" for n, (name, node) in cameras.items() if node == 0) or "none found"
+    if not pattern or not hits:
+        raise UserError(f"no camera named like {pattern!r} (cameras: {listed})")
+    if len({name for name, _ in hits.values()}) > 1:
+        several = ", ".join(f"{n}: {name}" for n, (name, node) in hits.items() if node == 0)
+        raise UserError(f"{pattern!r} matches several cameras ({several}): say more of the name, or use an index")
+    capture = [n for n, (_, node) in hits.items() if node == 0]
+    return min(capture or hits)
+
+
+def _device_index(spec: str) -> int | str:
+    """A device path as the index OpenCV opens it by (/dev/video2 -> 2, a symlink to it followed); other
+    device paths as they are."""
+    if not _device_exists(spec):
+        raise UserError(f"no such camera device: {spec}")
+    m = re.fullmatch(r"/dev/video(\d+)", os.path.realpath(spec))
+    return int(m.group(1)) if m else spec
+
+
+def _device_exists(path: str) -> bool:
+    return os.path.exists(path)
 
 
 class CameraSource(Source):
@@ -284,13 +407,17 @@ class CameraSource(Source):
     stall_after = 3.0  # seconds without any frame (e.g. a hung read) that also count as lost
     max_backoff = 1.0
 
-    def __init__(self, index_or_url: int | str, opener: Callable[[], object] | None = None) -> None:
+    def __init__(self, index_or_url: int | str, opener: Callable[[], object] | None = None,
+                 size: tuple[int, int] | None = None, name: str | None = None, warn=print_to_stderr) -> None:
         self.index_or_url = index_or_url
         if isinstance(index_or_url, int):
             self.name = f"camera {index_or_url}"
         else:
             self.name = str(index_or_url)
-        self._opener = opener or (lambda: _open_capture(index_or_url))
+        self.name = name or self.name
+        self.camera = not _is_url(str(index_or_url))
+        self.size, self._warn = (tuple(size) if size else None), warn   # the capture size asked for
+        self._opener = opener or (lambda: _open_capture(index_or_url, self.size))
         cap = self._try_open()
         if cap is None:
             raise UserError(f"{self.name} cannot be opened")
@@ -342,6 +469,8 @@ class CameraSource(Source):
                 if ok and frame is not None:
                     failing_since = None
                     frame = as_bgr(frame)
+                    if self.size:
+                        self._check_size(frame)
                     with self._cond:
                         self._frame = frame
                         self._seq += 1
@@ -364,6 +493,13 @@ class CameraSource(Source):
         finally:
             if cap is not None:
                 _release(cap)
+
+    def _check_size(self, frame: np.ndarray) -> None:
+        """Once: the first frame's size against the size asked for."""
+        got = (frame.shape[1], frame.shape[0])
+        if got != self.size:
+            self._warn(f"{self.name}: asked for {self.size[0]}x{self.size[1]}, it delivers {got[0]}x{got[1]}")
+        self.size = None
 
     def read(self, timeout: float = 1.0) -> np.ndarray | None:
         deadline = time.monotonic() + timeout
@@ -400,13 +536,21 @@ def _is_url(spec: str) -> bool:
 
 def open_source(spec: str | int, size: tuple[int, int] = (640, 480), loop: bool = False,
                 realtime: bool = False, fps: float = 30.0, warn=print_to_stderr,
-                motions: Sequence[Sequence[float]] = MOTIONS) -> Source:
-    """Open ``spec`` (camera index, URL, "sample", video file, image folder or image); see the module doc.
-    An image or a folder of them plays with the camera moves ``motions`` (default ``app.sample.MOTIONS``)."""
+                motions: Sequence[Sequence[float]] = MOTIONS, camera_size: tuple[int, int] | None = None) -> Source:
+    """Open ``spec`` (camera index, device path, cam:NAME, URL, "sample", video file, image folder or image); see
+    the module doc. An image or a folder of them plays with the camera moves ``motions`` (default
+    ``app.sample.MOTIONS``); a camera is asked for ``camera_size`` (None: its own)."""
+    if isinstance(spec, str) and spec.startswith(CAMERA_PREFIX):
+        pattern = spec[len(CAMERA_PREFIX):].strip()
+        index = find_camera(pattern)
+        return CameraSource(index, size=camera_size, name=f"camera {index} ({camera_names()[index][0]})", warn=warn)
+    if isinstance(spec, str) and spec.startswith("/dev/"):
+        device = _device_index(spec)
+        return CameraSource(device, size=camera_size, name=f"camera {spec}", warn=warn)
     if isinstance(spec, int) or (isinstance(spec, str) and spec.strip().isdigit()):
         index = int(spec)
         try:
-            return CameraSource(index)
+            return CameraSource(index, size=camera_size, warn=warn)
         except UserError:
             warn(f"warning: camera {index} cannot be opened; playing the built-in sample instead")
             return sample_source(size, fps, loop=True, realtime=True)  # stands in for a camera

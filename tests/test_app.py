@@ -205,3 +205,91 @@ def test_each_frame_is_shown_with_its_own_labels(tmp_path):
         pane = cv2.resize(f[:, :f.shape[1] // 2], (320, 240))
         err = [np.abs(pane.astype(int) - im.astype(int)).mean() for im in imgs]
         assert int(np.argmin(err)) == i
+
+
+class _Window:
+    """Stands in for the window (app.display.LetterboxWindow): no keys, never closed."""
+    closed = False
+
+    def __init__(self, fullscreen=False):
+        self.shown = 0
+
+    def write(self, shown):
+        self.shown += 1
+
+    def show(self, canvas):
+        pass
+
+    def key(self, wait_ms=1):
+        return -1
+
+    def set_fullscreen(self, on):
+        pass
+
+    def close(self):
+        pass
+
+
+@pytest.mark.parametrize("window, flags, frames", [
+    (True, [], 30),                    # a window never vanishes by itself: the clip starts again
+    (True, ["--no-loop"], 12),         # ... unless asked to end with its source
+    (False, [], 12),                   # headless: plays once, ends
+    (False, ["--loop"], 30),           # ... unless asked to loop
+])
+def test_a_window_loops_a_finite_source_by_default(clip, monkeypatch, capsys, window, flags, frames):
+    import app.run as run_mod
+    monkeypatch.setattr(run_mod, "has_display", lambda: window)
+    monkeypatch.setattr(run_mod, "LetterboxWindow", _Window)
+    assert main(["--source", str(clip), "--fast", "--max-frames", "30", *flags]) == 0
+    assert f"frames   {frames} " in capsys.readouterr().out
+
+
+def test_config_loop_false_ends_a_window_with_its_source(clip, monkeypatch, capsys, tmp_path):
+    import app.run as run_mod
+    monkeypatch.setattr(run_mod, "has_display", lambda: True)
+    monkeypatch.setattr(run_mod, "LetterboxWindow", _Window)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("loop: false\n")
+    assert main(["--config", str(cfg), "--source", str(clip), "--fast", "--max-frames", "30"]) == 0
+    assert "frames   12 " in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("flags, mirrored", [([], True), (["--no-mirror"], False)])
+def test_a_camera_is_mirrored_by_default(monkeypatch, flags, mirrored):
+    """Before classification: the frame the panes show (here with the block off: both) is the flipped one."""
+    import app.run as run_mod
+    from app.__main__ import parse_args, settings_from
+    from app.sources import CameraSource
+
+    photo = cv2.resize(cv2.imread(str(PHOTOS / "hens.jpg")), (320, 240))
+
+    class Capture:
+        def isOpened(self):
+            return True
+
+        def read(self):
+            time.sleep(0.01)
+            return True, photo.copy()
+
+        def release(self):
+            pass
+
+    monkeypatch.setattr(run_mod, "open_source", lambda *a, **k: CameraSource(0, opener=Capture))
+    seen = []
+    settings = settings_from(parse_args(["--headless", "--max-frames", "2", "--no-block", *flags]))
+    run_mod.run(settings, log=lambda m: None, on_frame=lambda i, res: seen.append(res.after_frame))
+    assert len(seen) == 2
+    assert all(np.array_equal(f, cv2.flip(photo, 1) if mirrored else photo) for f in seen)
+
+
+def test_files_are_not_mirrored_unless_asked(clip, tmp_path):
+    from app.__main__ import parse_args, settings_from
+    from app.run import run
+    first = {}
+    for flags in ([], ["--mirror"]):
+        settings = settings_from(parse_args(["--source", str(clip), "--max-frames", "1", "--no-block", "--headless",
+                                             *flags]))
+        frames = []
+        run(settings, log=lambda m: None, on_frame=lambda i, res, out=frames: out.append(res.after_frame))
+        first[bool(flags)] = frames[0]
+    assert np.array_equal(first[True], cv2.flip(first[False], 1)) and not np.array_equal(first[True], first[False])

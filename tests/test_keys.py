@@ -22,7 +22,9 @@ def pipeline():
 
 @pytest.fixture
 def loop(pipeline, tmp_path):
-    pipeline.enabled, pipeline.index = True, 0
+    pipeline.controls.set_enabled(True)
+    pipeline.controls.select(0)
+    pipeline.controls.set_mirror(False)
     pipeline.smoother.box = None
     settings = override(Settings(), {"ui.headless": True, "record.snapshot_dir": str(tmp_path / "out"),
                                      "size": [320, 240]})
@@ -67,7 +69,7 @@ class FakeWindow:
 def test_every_key_has_one_code_and_the_table_is_the_help():
     codes = [c for k in keys.KEYS for c in k.codes]
     assert len(codes) == len(set(codes))
-    assert {k.name for k in keys.KEYS} == {"space", "n", "p", "r", "s", "f", "h", "q / Esc"}
+    assert {k.name for k in keys.KEYS} == {"space", "n", "p", "1-9", "m", "r", "s", "f", "d", "h", "q / Esc"}
     lines = keys.help_text().splitlines()
     assert len(lines) == len(keys.KEYS)
     for k, line in zip(keys.KEYS, lines):
@@ -84,10 +86,12 @@ def test_docstring_and_help_list_the_table(capsys):
 
 
 def test_unknown_and_no_key_do_nothing(loop):
-    before = (loop.pipeline.enabled, loop.pipeline.index, loop.hud.show_help, loop.running, loop.fullscreen)
-    for c in (-1, ord("x"), 255):
+    def state():
+        return loop.controls.snapshot(), loop.hud.show_help, loop.hud.readout, loop.running, loop.fullscreen
+    before = state()
+    for c in (-1, ord("x"), ord("0"), 255):
         keys.press(loop, c)
-    assert (loop.pipeline.enabled, loop.pipeline.index, loop.hud.show_help, loop.running, loop.fullscreen) == before
+    assert state() == before
 
 
 # ------------------------------------------------------------------------------------------ each key
@@ -96,7 +100,7 @@ def test_space_turns_the_block_off_and_on(loop):
     show(loop, 2)                                       # frame 1 finds the hens, frame 2 has the block
     assert loop.last[1].block is not None
     keys.press(loop, code("space"))
-    assert not loop.pipeline.enabled
+    assert not loop.controls.enabled
     show(loop)
     res = loop.last[1]
     assert res.block is None and res.after == res.before and loop.hud.block_on is False
@@ -183,3 +187,70 @@ def test_closing_the_window_quits(loop):
     loop.window.closed = True
     loop.play(ClipSource("clip", lambda: iter([HENS] * 10), 10))
     assert loop.summary.frames == 1
+
+
+def test_digits_jump_to_that_block_of_the_cycle(loop):
+    show(loop, 2)
+    keys.press(loop, code("2"))
+    assert loop.pipeline.block.name == "giant_panda" and not loop.fooled
+    assert loop.hud.message == "block 2: giant_panda"
+    show(loop)
+    assert loop.last[1].block.name == "giant_panda"
+    keys.press(loop, code("1"))
+    assert loop.pipeline.block.name == "hog" and loop.hud.message == "block 1: hog"
+    keys.press(loop, code("9"))                          # beyond the cycle: nothing but a short message
+    assert loop.pipeline.block.name == "hog" and loop.hud.message == "no block 9: the cycle has 2"
+
+
+def test_m_mirrors_the_frame_before_classification(loop):
+    frames = [HENS] * 3
+    loop.play(ClipSource("clip", lambda: iter(frames), len(frames)))
+    plain_box = loop.last[1].box
+    assert np.array_equal(loop.last[0], HENS)
+    keys.press(loop, code("m"))
+    assert loop.controls.mirror and loop.hud.message == "mirror on"
+    loop.play(ClipSource("clip", lambda: iter(frames), len(frames)))
+    frame, res = loop.last
+    assert np.array_equal(frame, cv2.flip(HENS, 1))                  # the left pane is the mirrored frame
+    x, y, w, h = res.box                                              # the box and the paste are on it too
+    outside = np.ones(frame.shape[:2], bool)
+    outside[y:y + h, x:x + w] = False
+    assert np.array_equal(res.after_frame[outside], frame[outside])
+    assert abs((x + w / 2) - (320 - (plain_box[0] + plain_box[2] / 2))) < 24   # the box moved with the animal
+    keys.press(loop, code("m"))
+    assert not loop.controls.mirror and loop.hud.message == "mirror off"
+
+
+def test_d_hides_and_shows_the_readout(loop):
+    assert loop.hud.readout
+    keys.press(loop, code("d"))
+    assert not loop.hud.readout
+    keys.press(loop, code("d"))
+    assert loop.hud.readout
+
+
+def test_every_key_pressed_since_the_last_frame_is_handled(loop):
+    """`h h` typed quickly within one frame: help on, then off again (before, the 2nd h waited a frame)."""
+    loop.window = FakeWindow([code("h"), code("h"), code("n")])
+    loop.sinks.append(loop.window)
+    loop.play(ClipSource("clip", lambda: iter([HENS]), 1))
+    assert not loop.hud.show_help and loop.pipeline.block.name == "giant_panda" and not loop.window.codes
+
+
+def test_a_burst_of_keys_is_handled_a_few_per_frame(loop):
+    from app.run import KEYS_PER_FRAME
+    loop.window = FakeWindow([code("n")] * (KEYS_PER_FRAME + 1))
+    loop.sinks.append(loop.window)
+    loop.play(ClipSource("clip", lambda: iter([HENS]), 1))
+    assert len(loop.window.codes) == 1                   # the rest waits for the next frame
+
+
+def test_the_help_hint_is_on_in_a_window_only(pipeline, monkeypatch):
+    import app.run as run_mod
+    monkeypatch.setattr(run_mod, "LetterboxWindow", lambda fullscreen: FakeWindow())
+    settings = override(Settings(), {"size": [320, 240]})
+    headless = Loop(settings, pipeline, Summary(), headless=True, log=lambda m: None)
+    windowed = Loop(settings, pipeline, Summary(), headless=False, log=lambda m: None)
+    assert not headless.hud.hint and windowed.hud.hint
+    headless.close()
+    windowed.close()

@@ -44,7 +44,7 @@ def test_the_classifier_gets_the_block_as_trained_whatever_the_frame_size(pipeli
     for center in [(0.5, 0.5), (0.31, 0.62), (0.2, 0.8)]:
         box = (center[0] - 0.1, center[1] - 0.1, 0.2, 0.2)
         small = pipeline._small(frame)
-        after_frame, after, changed = pipeline._paste(frame, small, box)
+        after_frame, after, changed = pipeline._paste(pipeline.block, frame, small, box)
         clean = to_tensor(frame, 224)
         want = paste(clean[None], block.image, PasteParams(torch.tensor([center]), torch.tensor([side]),
                                                           torch.zeros(1), torch.ones(1)))[0]
@@ -61,7 +61,7 @@ def test_a_block_pasted_into_the_frame_and_shrunk_would_be_blurred(pipeline):
     side, center = math.sqrt(block.info.area), (0.5, 0.5)
     frame = cv2.resize(cv2.imread(str(PHOTOS / "hens.jpg")), (640, 480))
     via_frame = to_tensor(paste_frame(frame, block.image, center, side), 224).numpy()
-    _, direct, (y0, y1, x0, x1) = pipeline._paste(frame, pipeline._small(frame), (0.4, 0.4, 0.2, 0.2))
+    _, direct, (y0, y1, x0, x1) = pipeline._paste(pipeline.block, frame, pipeline._small(frame), (0.4, 0.4, 0.2, 0.2))
     diff = np.abs(via_frame - direct)[:, y0 + 2:y1 - 2, x0 + 2:x1 - 2].mean() * 255
     assert diff > 2
 
@@ -73,7 +73,7 @@ def test_infer_pair_recomputes_the_region_it_is_given(pipeline):
     backend.halves(wait=True)
     frame = cv2.resize(cv2.imread(str(PHOTOS / "hens.jpg")), (640, 480))
     small = pipeline._small(frame)
-    _, b, region = pipeline._paste(frame, small, (0.3, 0.45, 0.2, 0.2))
+    _, b, region = pipeline._paste(pipeline.block, frame, small, (0.3, 0.45, 0.2, 0.2))
     a = to_tensor(frame, 224).numpy()
     full, _ = backend.infer(np.stack([a, b]))
     given, _ = backend.infer_pair(a, b, region)
@@ -96,7 +96,7 @@ def test_the_first_frame_with_an_animal_is_pasted_and_the_next_pairs_with_its_re
     pipeline.smoother.box = None
     first = pipeline.step(HENS)                   # no box yet: localised on this frame, then pasted
     assert first.block is pipeline.block and first.after.name == "hog" and first.before.name == "hen"
-    _, pasted, _ = pipeline._paste(HENS, pipeline._small(HENS), pipeline.smoother.box)
+    _, pasted, _ = pipeline._paste(pipeline.block, HENS, pipeline._small(HENS), pipeline.smoother.box)
     assert first.after.index == int(np.argmax(pipeline.backend.infer(pasted[None])[0][0]))
     assert not seen                               # that frame had no box to pair with
     second = pipeline.step(HENS)

@@ -333,7 +333,7 @@ def test_camera_lost_and_reconnected(failure):
 def test_camera_that_cannot_open_falls_back_to_sample(monkeypatch):
     device = FakeDevice()
     device.present = False
-    monkeypatch.setattr(sources, "_open_capture", lambda index: device.open())
+    monkeypatch.setattr(sources, "_open_capture", lambda index, size=None: device.open())
     messages = []
     src = open_source("0", size=SMALL, warn=messages.append)
     assert messages == ["warning: camera 0 cannot be opened; playing the built-in sample instead"]
@@ -341,3 +341,106 @@ def test_camera_that_cannot_open_falls_back_to_sample(monkeypatch):
     frame = src.read()
     assert frame.shape == (120, 160, 3)
     src.close()
+
+
+# ----------------------------------------------------------------------------- choosing and sizing a camera
+
+
+class SizedCapture:
+    """A camera that delivers `size` frames whatever it is asked (records what it was asked)."""
+
+    def __init__(self, size=(640, 480)):
+        self.size, self.props = size, {}
+
+    def isOpened(self):
+        return True
+
+    def set(self, prop, value):
+        self.props[prop] = value
+        return True
+
+    def get(self, prop):
+        return {cv2.CAP_PROP_FRAME_WIDTH: self.size[0], cv2.CAP_PROP_FRAME_HEIGHT: self.size[1]}.get(prop, 0)
+
+    def read(self):
+        time.sleep(0.005)
+        return True, np.zeros((self.size[1], self.size[0], 3), np.uint8)
+
+    def release(self):
+        pass
+
+
+def test_the_camera_is_asked_for_the_capture_size(monkeypatch):
+    capture = SizedCapture((1280, 720))
+    monkeypatch.setattr(cv2, "VideoCapture", lambda spec: capture)
+    messages = []
+    with open_source("0", camera_size=(1280, 720), warn=messages.append) as cam:
+        assert cam.read(timeout=1.0).shape == (720, 1280, 3) and cam.camera
+        time.sleep(0.05)
+    assert capture.props[cv2.CAP_PROP_FRAME_WIDTH] == 1280 and capture.props[cv2.CAP_PROP_FRAME_HEIGHT] == 720
+    assert messages == []                                       # delivered as asked: nothing to say
+
+
+def test_a_camera_that_delivers_another_size_says_so_once():
+    messages = []
+    with CameraSource(0, opener=lambda: SizedCapture((640, 480)), size=(1920, 1080), warn=messages.append) as cam:
+        for _ in range(3):
+            assert cam.read(timeout=1.0).shape == (480, 640, 3)
+    assert messages == ["camera 0: asked for 1920x1080, it delivers 640x480"]
+
+
+@pytest.fixture
+def sysfs(tmp_path, monkeypatch):
+    """A fake /sys/class/video4linux: a laptop camera (capture and metadata nodes) and a Logitech."""
+    root = tmp_path / "video4linux"
+    for n, name, node in [(0, "Integrated Camera: Integrated C", 0), (1, "Integrated Camera: Integrated C", 1),
+                          (2, "HD Pro Webcam C920", 0), (3, "HD Pro Webcam C920", 1)]:
+        d = root / f"video{n}"
+        d.mkdir(parents=True)
+        (d / "name").write_text(name + "\n")
+        (d / "index").write_text(f"{node}\n")
+    monkeypatch.setattr(sources, "SYSFS_V4L", root)
+    return root
+
+
+def test_list_cameras_prints_those_that_open_with_their_names(sysfs):
+    opened = {0: (1280, 720), 2: (640, 480)}                   # the metadata nodes never open
+    cams = sources.list_cameras(lambda i: SizedCapture(opened[i]) if i in opened else FakeCapture(None, False))
+    assert cams == [(0, "1280x720", "Integrated Camera: Integrated C"), (2, "640x480", "HD Pro Webcam C920")]
+    assert sources.camera_list_text(cams).splitlines() == [
+        "0   1280x720  Integrated Camera: Integrated C  (/dev/video0)",
+        "2    640x480  HD Pro Webcam C920  (/dev/video2)"]
+    assert sources.camera_list_text([]) == "no camera found"
+
+
+def test_list_cameras_is_quiet_and_exits_without_the_model(capfd, monkeypatch):
+    """Here there is no camera: OpenCV tries every index, and says nothing about it on stderr."""
+    import app.run
+    from app.__main__ import main
+    monkeypatch.setattr(app.run, "make_pipeline", lambda *a, **k: pytest.fail("the model was loaded"))
+    assert main(["--list-cameras"]) == 0
+    out, err = capfd.readouterr()
+    assert out == "no camera found\n" and err == ""
+
+
+def test_a_camera_picked_by_name(sysfs, monkeypatch):
+    asked = []
+    monkeypatch.setattr(sources, "_open_capture", lambda spec, size=None: asked.append(spec) or SizedCapture())
+    with open_source("cam:c920") as cam:                        # case ignored; its capture node, not the metadata
+        assert asked == [2] and cam.name == "camera 2 (HD Pro Webcam C920)" and cam.camera
+    assert sources.find_camera("integrated", sysfs) == 0
+    with pytest.raises(UserError, match=r"no camera named like 'Sony' \(cameras: 0: Integrated Camera: "
+                                        r"Integrated C, 2: HD Pro Webcam C920\)"):
+        open_source("cam:Sony")
+    with pytest.raises(UserError, match="matches several cameras"):
+        open_source("cam:C")
+
+
+def test_a_camera_picked_by_device_path(monkeypatch):
+    asked = []
+    monkeypatch.setattr(sources, "_open_capture", lambda spec, size=None: asked.append(spec) or SizedCapture())
+    monkeypatch.setattr(sources, "_device_exists", lambda path: path == "/dev/video2")
+    with open_source("/dev/video2") as cam:
+        assert asked == [2] and cam.name == "camera /dev/video2"
+    with pytest.raises(UserError, match="no such camera device: /dev/video99"):
+        open_source("/dev/video99")
