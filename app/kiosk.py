@@ -21,7 +21,7 @@ import numpy as np
 from .config import KioskSettings
 from .display import open_kiosk_window
 from .keys import next_block
-from .kiosk_view import render_kiosk
+from .kiosk_view import render_kiosk, strip_text
 from .sources import Source, open_source
 
 
@@ -149,8 +149,10 @@ class KioskMode:
         notice = ""
         if self.machine.attracting:
             notice = "demo clip - show the camera " + ("something" if self.any_object else "an animal")
-        text = self.s.text if hud.block_on else self.s.text_off
-        return render_kiosk(frame, res.after_frame, res.before, res.after, res.box, hud, self.screen, text, notice)
+        idle = self.s.text_idle.replace("an animal", "something") if self.any_object else self.s.text_idle
+        text = strip_text(hud, res.block is not None, self.s.text, self.s.text_off, idle)
+        return render_kiosk(frame, res.after_frame, res.before, res.after, res.box, hud, self.screen, text, notice,
+                            fooled=res.fooled)
 
     def close(self) -> None:
         if self.xdisplay is not None:

@@ -122,11 +122,10 @@ class Loop:
         self.was_lost = False
         # sinks: everything a user can get wrong (paths) is checked before the window opens
         self.stats = StatsWriter(settings.stats, summary.outputs)
-        self.recorder = RecorderSink(summary.outputs)
+        self.recorder = RecorderSink(summary.outputs, settings, log)
         rec = settings.record
         if rec.path:
-            self.recorder.start(rec.path, settings.fps, anim_width=rec.anim_width, anim_fps=rec.anim_fps,
-                                anim_max_frames=rec.anim_max_frames, webp_quality=rec.webp_quality)
+            self.recorder.start(rec.path, settings.fps)
         self.window = None if headless else LetterboxWindow(self.fullscreen)
         self.hud.hint = self.window is not None and kiosk is None     # "h: help" where h does something
         if kiosk is not None and self.window is not None:
@@ -226,7 +225,7 @@ class Loop:
         previous = self.shown_at[-1] if self.shown_at else None
         ms["frame"] = (now - previous) * 1e3 if previous else ms["latency"] + capture_ms   # frame interval
         self.shown_at.append(now)
-        shown = Shown(self.summary.frames, res, self.canvas, ms)
+        shown = Shown(self.summary.frames, res, self.canvas, ms, frame, self.hud)
         for sink in self.sinks:
             sink.write(shown)
         self.tick(ms["latency"])
@@ -237,7 +236,7 @@ class Loop:
         if self.kiosk is not None:
             return self.kiosk.draw(frame, res, self.hud)
         return render(frame, res.after_frame, res.before, res.after, res.box, self.hud, self.settings.ui.layout,
-                      self.settings.ui.pane_width or None)
+                      self.settings.ui.pane_width or None, fooled=res.fooled)
 
     def tick(self, latency_ms: float) -> None:
         """The HUD's rates after a frame (drawn on the next one); an old message goes away."""
