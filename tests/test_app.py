@@ -11,8 +11,6 @@ import numpy as np
 import pytest
 
 from app.__main__ import main
-from app.config import Settings
-from app.render import canvas_size
 from conftest import PHOTOS, ROOT, decode_frames
 
 
@@ -39,16 +37,18 @@ def test_video_file_to_recording_and_stats(clip, tmp_path, ext, capsys):
                  "--block", "hog", "--layout", "side_by_side"])
     assert code == 0
     frames = decode_frames(rec)
-    canvas = canvas_size((240, 320, 3), "side_by_side", Settings().ui.pane_width)
-    if ext == "mp4":                                          # a file: every frame, none dropped, full canvas
-        assert len(frames) == 12 and frames[0].shape[1::-1] == canvas
-    else:                                                     # 30 fps -> 10 fps, scaled to 800 px wide
-        assert len(frames) == 4 and frames[0].shape[1] == 800
-        assert abs(frames[0].shape[0] - 800 * canvas[1] / canvas[0]) <= 1
+    from app.kiosk_view import recording_size                 # drawn for the recording's own width
+    if ext == "mp4":                                          # a file: every frame, none dropped, 1280 px wide
+        assert len(frames) == 12 and frames[0].shape[1::-1] == recording_size(1280, (320, 240))
+    else:                                                     # 30 fps -> 10 fps, drawn 800 px wide
+        assert len(frames) == 4 and frames[0].shape[1::-1] == recording_size(800, (320, 240))
     lines = [json.loads(x) for x in stats.read_text().splitlines()]
     assert [x["frame"] for x in lines] == list(range(12))
     for x in lines:
-        assert set(x) == {"frame", "before", "after", "box", "block", "block_area", "latency_ms"}
+        assert set(x) == {"frame", "before", "after", "box", "block", "block_area", "fooled", "label_changed",
+                          "latency_ms"}
+        assert x["fooled"] == (x["block"] is not None and x["after"]["name"] == "hog")
+        assert x["label_changed"] == (x["after"]["index"] != x["before"]["index"])
         assert set(x["before"]) == {"index", "name", "prob"} and x["latency_ms"] > 0
     assert lines[0]["before"]["name"] == "hen"
     pasted = [x for x in lines if x["block"] is not None]
@@ -201,8 +201,10 @@ def test_each_frame_is_shown_with_its_own_labels(tmp_path):
     assert seen[0] == {"giant panda"}
     frames = decode_frames(rec)                                    # and the picture drawn is that photo
     assert len(frames) == 15
+    from app.kiosk_view import kiosk_layout
+    px, py, pw, ph = kiosk_layout(frames[0].shape[1::-1], (320, 240), "side_by_side").panes[0]
     for i, f in zip(order, frames):
-        pane = cv2.resize(f[:, :f.shape[1] // 2], (320, 240))
+        pane = cv2.resize(f[py:py + ph, px:px + pw], (320, 240))
         err = [np.abs(pane.astype(int) - im.astype(int)).mean() for im in imgs]
         assert int(np.argmin(err)) == i
 

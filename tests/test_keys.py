@@ -133,7 +133,10 @@ def test_r_starts_and_stops_a_recording(loop, tmp_path):
     (path,) = loop.summary.outputs
     assert path.endswith(".mp4") and loop.hud.message == f"saved {path}"
     frames = decode_frames(path)
-    assert len(frames) == 4 and frames[0].shape[:2] == loop.canvas.shape[:2]
+    from app.kiosk_view import recording_size
+
+    # the clean style: drawn at the video width (record.video_width), not the window's canvas size
+    assert len(frames) == 4 and frames[0].shape[1::-1] == recording_size(1280, (640, 480))
 
 
 def test_s_saves_the_canvas_as_png(loop, tmp_path):
