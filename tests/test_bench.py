@@ -70,3 +70,26 @@ def test_bench_preloaded_frames():
     assert out.returncode == 0, out.stderr
     res = json.loads(out.stdout)
     assert res["frames"] == 12 and "preloaded" in res["source"] and res["frame_ms_p50"] > 0
+
+
+def test_booth_day_soak_plays_the_kiosk():
+    """--soak N --kiosk: the kiosk machine on frames in memory with a fast booth clock (1 s a frame here), so
+    70 frames see blocks cycle, the block rhythm, attract mode start, and recordings roll over."""
+    out = subprocess.run([sys.executable, "scripts/bench.py", "--soak", "70", "--kiosk", "--clock-step", "1",
+                          "--roll", "20", "--preload", "8", "--json"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr
+    res = json.loads(out.stdout)
+    assert res["soak_frames"] == 70 and res["frames"] == 70 and res["booth_seconds"] == 70.0
+    assert {"rss_mb_start", "rss_mb_end", "rss_growth_pct", "threads_start", "threads_end", "fds_start",
+            "fds_end", "fps"} <= set(res)
+    assert res["rss_mb_start"] > 100 and res["threads_start"] > 1 and res["fds_start"] > 2 and res["fps"] > 0
+    assert res["blocks_cycled"] >= 10 and res["block_toggles"] >= 20   # a block every 5 s; on 3 s, off 1 s
+    assert res["attract_switches"] == 1        # nothing in view from 40 s: attract mode from 60 s on
+    assert res["recordings"] == 3              # a GIF, an MP4, a GIF, each finished at its roll-over (20, 40, 60)
+
+
+def test_kiosk_needs_soak():
+    out = subprocess.run([sys.executable, "scripts/bench.py", "--kiosk"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 2 and out.stderr.startswith("error: --kiosk")
