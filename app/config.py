@@ -35,9 +35,11 @@ class BlockSettings:
 class LocalizeSettings:
     method: str = "cam"                    # cam | sliding | center
     classes: str = "animals"               # animals | any: what the block goes on (any: any confident object)
-    confidence: float = 0.15               # ... such a class on top, and the animal classes together (any: the top one) this sure
-    animal_mass: float = 0.4               # ... or the animal classes together this sure under another top class (animals)
-    keep_mass: float = 0.2                 # ... once a block is on an animal: it stays while they are this sure (≤ animal_mass)
+    confidence: float = 0.15               # ... such a class on top, and the animal classes together (any: the top
+                                           # one) this sure
+    animal_mass: float = 0.4               # ... or the animal classes together this sure under another top class
+    keep_mass: float = 0.2                 # ... once a block is on an animal, it stays while they are this sure
+                                           # (≤ animal_mass)
     threshold: float = 0.5                 # CAM threshold, as a fraction of its maximum
     smoothing: float = 0.6                 # box EMA: weight of the previous box (0 = no smoothing)
     hold_frames: int = 15                  # keep the last box this many frames after the animal is lost
@@ -120,7 +122,8 @@ RANGES = {  # key: (low, high), inclusive
     "localize.threshold": (0.05, 0.95), "localize.smoothing": (0.0, 0.95),
     "localize.hold_frames": (0, 10**6), "ui.pane_width": (0, 4096), "ui.fooled_window": (1, 10**5),
     "record.anim_max_frames": (2, 10**5), "record.anim_width": (0, 8192), "record.anim_fps": (1, 50),
-    "record.webp_quality": (1, 100), "record.video_width": (160, 7680), "block.make_minutes": (0.1, 1440), "block.make_goal": (0.01, 1.0),
+    "record.webp_quality": (1, 100), "record.video_width": (160, 7680), "block.make_minutes": (0.1, 1440),
+    "block.make_goal": (0.01, 1.0),
     "ui.kiosk.attract_after_s": (0, 86400), "ui.kiosk.cycle_s": (0, 86400), "ui.kiosk.block_on_s": (0, 3600),
     "ui.kiosk.block_off_s": (0, 3600),
 }
@@ -167,7 +170,8 @@ def _coerce(value, tp, where: str):
 
 def _build(cls, data, prefix: str, origin: str):
     if not isinstance(data, dict):
-        raise UserError(f"{_at(origin, prefix.rstrip('.'))}: {prefix.rstrip('.') or 'the file'} must be a mapping, got {data!r}")
+        where = prefix.rstrip(".")
+        raise UserError(f"{_at(origin, where)}: {where or 'the file'} must be a mapping, got {data!r}")
     hints = typing.get_type_hints(cls)
     names = [f.name for f in fields(cls)]
     out = {}
@@ -191,7 +195,8 @@ def _build(cls, data, prefix: str, origin: str):
     if cls is Settings and "size" in out and not all(16 <= v <= 8192 for v in out["size"]):
         raise UserError(f"{_at(origin, 'size')}: size {list(out['size'])} must be two sides in 16..8192")
     if cls is Settings and out.get("camera_size") and not all(16 <= v <= 8192 for v in out["camera_size"]):
-        raise UserError(f"{_at(origin, 'camera_size')}: camera_size {list(out['camera_size'])} must be two sides in 16..8192")
+        raise UserError(f"{_at(origin, 'camera_size')}: camera_size {list(out['camera_size'])} must be two sides "
+                        "in 16..8192")
     if cls is KioskSettings:
         _check_kiosk(out, prefix, origin)
     if cls is BlockSettings:
@@ -202,10 +207,12 @@ def _build(cls, data, prefix: str, origin: str):
 def _check_kiosk(out: dict, prefix: str, origin: str) -> None:
     screen = out.get("screen", (0, 0))
     if screen != (0, 0) and not all(160 <= v <= 16384 for v in screen):
-        raise UserError(f"{_at(origin, prefix + 'screen')}: {prefix}screen {list(screen)} must be [0, 0] (ask the window) or two sides "
+        raise UserError(f"{_at(origin, prefix + 'screen')}: {prefix}screen {list(screen)} must be [0, 0] (ask the "
+                        "window) or two sides "
                         "in 160..16384")
     if (out.get("block_on_s", 0) > 0) != (out.get("block_off_s", 0) > 0):
-        raise UserError(f"{_at(origin, prefix + 'block_on_s')}: {prefix}block_on_s and {prefix}block_off_s make a rhythm: set both above 0, "
+        raise UserError(f"{_at(origin, prefix + 'block_on_s')}: {prefix}block_on_s and {prefix}block_off_s make a "
+                        "rhythm: set both above 0, "
                         "or both to 0")
 
 

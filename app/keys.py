@@ -8,9 +8,9 @@ so every key can be tested without a window. A key with several codes (the digit
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ draws the kiosk screen (app/kiosk_view.py) at the display's size (app/display.py
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

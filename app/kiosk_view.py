@@ -15,8 +15,26 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .render import (BOX_COLOR, FONT, FONT_BOLD, GREY, OK_GREEN, REC_RED, TAG_COLORS, WHITE, Hud, after_tag,
-                     ascii_text, blend_rect, draw_bars, draw_help, fit_text, header_status, label_name, no_tag)
+from .render import (
+    BOX_COLOR,
+    FONT,
+    FONT_BOLD,
+    GREY,
+    OK_GREEN,
+    REC_RED,
+    TAG_COLORS,
+    WHITE,
+    Hud,
+    after_tag,
+    ascii_text,
+    blend_rect,
+    draw_bars,
+    draw_help,
+    fit_text,
+    header_status,
+    label_name,
+    no_tag,
+)
 
 LABEL_SHARE = 1 / 12 * 1.06   # top-1 label letter height / shorter screen side (6% above the 1/12 asked for)
 INK = 20.8                    # Hershey letter height (h, digits, %) in pixels at font scale 1

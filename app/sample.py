@@ -7,8 +7,8 @@ app/sample/) is hens ~6 s, then duck and panda ~3 s each. app.sources plays such
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import cv2
 import numpy as np

@@ -197,7 +197,8 @@ class Summary:
     def text(self) -> str:
         def top(c):
             return ", ".join(f"{n} {k}" for n, k in c.most_common(4)) or "-"
-        fooled = f"{self.fooled / self.pasted:.0%} of {self.pasted} frames with the block" if self.pasted else "no block pasted"
+        fooled = (f"{self.fooled / self.pasted:.0%} of {self.pasted} frames with the block" if self.pasted
+                  else "no block pasted")
         lines = [f"frames   {self.frames} in {self.seconds:.1f} s ({self.fps:.1f} FPS)",
                  f"before   {top(self.before)}",
                  f"after    {top(self.after)}",

@@ -49,7 +49,8 @@ def main(argv=None) -> int:
     for name in ("make", "seed"):
         p = sub.add_parser(name, help=COMMANDS[name], description=COMMANDS[name])
         p.add_argument("--target", required=True, help="ImageNet class name or index, e.g. hog, 'giant panda', 341")
-        p.add_argument("--area", type=float, default=d("area"), help="fraction of the classifier input (default %(default)s)")
+        p.add_argument("--area", type=float, default=d("area"),
+                       help="fraction of the classifier input (default %(default)s)")
         p.add_argument("--model", default=d("model"), help="classifier (default %(default)s)")
         p.add_argument("--out", default=None if name == "make" else str(user_library()),
                        help=f"output folder (default: your library, {user_library()}; blocks/library only "
@@ -136,8 +137,10 @@ def run(args) -> int:
                 judged = (f"check (photos not trained on): as the app pastes it {fig['animal']:.0%}, at random "
                           f"{fig['random']:.0%} ({fig.get('photos', '?')} photos)" if "animal" in fig
                           else "not judged when made")
-                shadow = " (the name loads the shipped one: use its path)" if kind == "yours" and name in shipped else ""
-                print(f"{name:18s} {kind:7s} target {b.info.target_name!r:20s} area {b.info.area:.4f} ({b.info.side}px)  "
+                shown = kind == "yours" and name in shipped
+                shadow = " (the name loads the shipped one: use its path)" if shown else ""
+                print(f"{name:18s} {kind:7s} target {b.info.target_name!r:20s} area {b.info.area:.4f} "
+                      f"({b.info.side}px)  "
                       f"{b.info.steps:5d} steps {(b.info.seconds or 0) / 60:5.1f} min  {judged}{shadow}")
         print(f"(yours: {user_library()})")
         return 0

@@ -7,8 +7,8 @@ background maker write by default: $CHICKEN_SAVIOUR_BLOCKS if set, else $XDG_DAT
 """
 from __future__ import annotations
 
-import json
 import difflib
+import json
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field

@@ -115,7 +115,8 @@ def build(variant: int, weights: str | None = None) -> PixelClassifier:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # corrupt, truncated or not a state dict
-        raise UserError(f"weights file {path} cannot be read ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})") from None
+        first = str(exc).splitlines()[0][:120]
+        raise UserError(f"weights file {path} cannot be read ({type(exc).__name__}: {first})") from None
     net = EfficientNet.from_name(f"efficientnet-lite{variant}")
     if not isinstance(state, dict):
         raise UserError(f"weights file {path} holds a {type(state).__name__}, not a state dict")

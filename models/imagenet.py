@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import difflib
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from .errors import UserError
@@ -12,7 +12,7 @@ ANIMALS = range(0, 398)          # ImageNet classes 0..397 are animals
 CHICKENS = (7, 8)                # cock, hen
 
 
-@lru_cache(maxsize=None)
+@cache
 def synonyms() -> tuple[tuple[str, ...], ...]:
     """Every class's WordNet synonyms, e.g. ('hog', 'pig', 'grunter', 'squealer', 'Sus scrofa')."""
     lines = (Path(__file__).with_name("imagenet_classes.txt")).read_text(encoding="utf-8").splitlines()
@@ -20,7 +20,7 @@ def synonyms() -> tuple[tuple[str, ...], ...]:
     return tuple(tuple(s.strip() for s in line.split(",")) for line in lines)
 
 
-@lru_cache(maxsize=None)
+@cache
 def class_names() -> tuple[str, ...]:
     """Display names: the first synonym of each class ('hen', 'hog', 'giant panda')."""
     return tuple(s[0] for s in synonyms())

@@ -1,7 +1,7 @@
 """A small registry: classifiers are chosen by name from config and CLI (in the spirit of timm)."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -32,7 +32,8 @@ def resolve_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
-def load_classifier(name: str = "efficientnet_lite0", device: str = "cpu", weights: str | None = None) -> torch.nn.Module:
+def load_classifier(name: str = "efficientnet_lite0", device: str = "cpu",
+                    weights: str | None = None) -> torch.nn.Module:
     """Build a registered classifier in eval mode on `device`, mapping RGB [0,1] N×3×S×S to logits N×1000."""
     if name not in _MODELS:
         raise UserError(f"unknown model {name!r} (known: {', '.join(list_models())})")

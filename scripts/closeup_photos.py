@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from blocks.placement import cam_boxes  # noqa: E402
 from models import is_animal, load_classifier  # noqa: E402
-from models.preprocess import image_files, read_image, to_tensor  # noqa: E402
 from models.cli import ArgumentParser, one_line_errors  # noqa: E402
+from models.preprocess import image_files, read_image, to_tensor  # noqa: E402
 
 
 def square_crop(img, box, factor: float) -> tuple[int, int, int]:

@@ -57,7 +57,8 @@ def pct(v) -> str:
 
 def print_tables(res: dict, files: list[Path]) -> None:
     print(f"block {res['block']} -> {res['target_name']!r} (trained area {res['block_area']:.4f}) on "
-          f"{len(files)} photos × {res['trials']} trials; left out (already the target): {res['rows'][0]['n_left_out']}")
+          f"{len(files)} photos × {res['trials']} trials; left out (already the target): "
+          f"{res['rows'][0]['n_left_out']}")
     print(f"{'area':>6s} {'placement':>9s} {'targeted':>9s} {'chickens':>9s} {'untargeted':>11s} {'p(target)':>10s} "
           f"{'seed one-step':>14s}")
     for r in res["rows"]:

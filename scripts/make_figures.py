@@ -213,7 +213,8 @@ def eps_and_grid(model, targets: list[str], lower_limit: float, out: Path, only:
         t = class_index(name)
         sb = seed_block(model, t, model.input_size, lower_limit=lower_limit, n=60)
         curves[model.class_names[t]] = (sb.eps_values.numpy(), sb.target_probs.numpy())
-        tiles.append(tile(sb.block, [f"seed -> {model.class_names[t]}", f"eps {sb.eps:.3f} p {float(sb.target_probs.max()):.4f}"]))
+        tiles.append(tile(sb.block, [f"seed -> {model.class_names[t]}",
+                                     f"eps {sb.eps:.3f} p {float(sb.target_probs.max()):.4f}"]))
     for name in list_blocks():
         b = load_block(name)
         with torch.no_grad():

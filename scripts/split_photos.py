@@ -4,7 +4,8 @@
         --checkset tests/data/photos --out ../photos
 
 `--raw` holds one folder per source (made by scripts/fetch_photos.sh); `--shared` is added as the source
-`shared_photos` when the folder exists (it is optional: one line says it was skipped). SPLIT below puts every source, whole, on one side; docs/photo_sources.md gives the reasons.
+`shared_photos` when the folder exists (it is optional: one line says it was skipped). SPLIT below puts every
+source, whole, on one side; docs/photo_sources.md gives the reasons.
 Writes OUT/train/<source>/<file> and OUT/heldout/<source>/<file> (symlinks) and OUT/split.csv.
 
 Copies are caught by content as well as by name (a 16×16 grey thumbnail within 0.03 mean |Δ|, the check
@@ -27,10 +28,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from blocks.photos import COPY_DIFF, thumbnails as thumbs  # noqa: E402
+from blocks.photos import COPY_DIFF  # noqa: E402
+from blocks.photos import thumbnails as thumbs
 from models import UserError, load_photos  # noqa: E402
-from models.preprocess import IMAGE_SUFFIXES  # noqa: E402
 from models.cli import ArgumentParser, one_line_errors  # noqa: E402
+from models.preprocess import IMAGE_SUFFIXES  # noqa: E402
 
 TRAIN, HELDOUT = "train", "heldout"
 SPLIT = {

@@ -1,6 +1,5 @@
 """End-to-end runs of the app, headless, on sources written in the test."""
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -37,7 +36,7 @@ def test_video_file_to_recording_and_stats(clip, tmp_path, ext, capsys):
                  "--block", "hog", "--layout", "side_by_side"])
     assert code == 0
     frames = decode_frames(rec)
-    from app.kiosk_view import recording_size                 # drawn for the recording's own width
+    from app.kiosk_view import recording_size  # drawn for the recording's own width
     if ext == "mp4":                                          # a file: every frame, none dropped, 1280 px wide
         assert len(frames) == 12 and frames[0].shape[1::-1] == recording_size(1280, (320, 240))
     else:                                                     # 30 fps -> 10 fps, drawn 800 px wide

@@ -26,7 +26,8 @@ def _parser():
 
 
 @pytest.mark.parametrize("argv, line", [
-    (["list", "--blok", "hog"], "error: unknown option --blok (did you mean --block?); python -m tool --help lists them"),
+    (["list", "--blok", "hog"],
+     "error: unknown option --blok (did you mean --block?); python -m tool --help lists them"),
     (["--blok=hog", "list"], "error: unknown option --blok (did you mean --block?); python -m tool --help lists them"),
     (["list", "--zzz"], "error: unknown option --zzz; python -m tool list --help lists them"),
     (["make", "--target", "hog", "--fotos", "x"],           # a subcommand's option, and its help

@@ -27,7 +27,8 @@ def _write(tmp_path, text):
     ("block: hog\n", ["block must be a mapping"]),
     ("source: [\n", ["not valid YAML", "line"]),
     ("record:\n  gif_width: 640\n", ["record.gif_width: unknown key", "did you mean 'record.anim_width'?"]),
-    ("record:\n  gif_max_frames: 9\n", ["record.gif_max_frames: unknown key", "did you mean 'record.anim_max_frames'?"]),
+    ("record:\n  gif_max_frames: 9\n",
+     ["record.gif_max_frames: unknown key", "did you mean 'record.anim_max_frames'?"]),
     ("record:\n  anim_fps: 60\n", ["record.anim_fps", "out of range"]),
 ])
 def test_bad_config_names_the_key(tmp_path, text, words):

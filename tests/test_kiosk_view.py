@@ -38,7 +38,7 @@ def test_layout_fills_a_16_9_screen_side_by_side(screen):
     (x0, y0, w0, h0), (x1, y1, w1, h1) = k.panes
     assert abs(w0 / h0 - 4 / 3) < 0.01 and (w0, h0, y0) == (w1, h1, y1)
     assert x0 >= 0 and x0 + w0 < x1 and x1 + w1 <= W and w0 >= 0.49 * W    # the panes use the full width
-    for (cx, cy, cw, ch), (px, py, pw, ph) in zip(k.cards, k.panes):
+    for (_, cy, cw, ch), (_, py, pw, _) in zip(k.cards, k.panes):
         assert cy + ch == py and cy >= k.header[3] and cw == pw
     assert y0 + h0 <= k.strip[1] and k.strip[1] + k.strip[3] == H
 

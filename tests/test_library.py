@@ -120,6 +120,7 @@ def test_unknown_block_name_says_did_you_mean(user_lib):
 def test_blocks_list_shows_shipped_then_yours(user_lib):
     import subprocess
     import sys
+
     from conftest import ROOT
     save_block(torch.rand(3, 12, 12), BlockInfo(145, "king penguin", "efficientnet_lite0", (12 / 224) ** 2, 12),
                user_lib, "mine")

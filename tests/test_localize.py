@@ -3,9 +3,9 @@ import pytest
 import torch
 
 from app.localize import BoxSmoother, sliding_box, sliding_windows, to_pixels
-from models.cam import cam_box, cam_map
 from conftest import PHOTOS
 from models import read_image, to_tensor
+from models.cam import cam_box, cam_map
 
 
 def _iou(a, b):

@@ -183,7 +183,8 @@ def test_unknown_class_is_one_error_line(tmp_path, capsys):
         load_settings(config)
     assert app_main(["--target", "hen hawk", "--headless"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: command line: block.target: unknown ImageNet class 'hen hawk'") and err.count("\n") == 1
+    assert err.startswith("error: command line: block.target: unknown ImageNet class 'hen hawk'")
+    assert err.count("\n") == 1
     with pytest.raises(UserError, match="block.make_goal"):
         override(Settings(), {"block.make_goal": 1.5})
 

@@ -13,7 +13,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import cv2  # noqa: E402
 
 from app.render import (  # noqa: E402
-    ACCENT, HEADER_H, KEYS, OK_GREEN, SEP, Hud, Pred, ascii_text, blend_rect, canvas_size, draw_bars, fit_text,
+    ACCENT,
+    HEADER_H,
+    KEYS,
+    OK_GREEN,
+    SEP,
+    Hud,
+    Pred,
+    ascii_text,
+    blend_rect,
+    canvas_size,
+    draw_bars,
+    fit_text,
     render,
 )
 
@@ -362,7 +373,8 @@ def test_fooled_means_the_target_and_a_changed_label_says_so():
     red = _label_card(render(f, f, pb, hog, None, hud(), fooled=True))
     orange = _label_card(render(f, f, pb, albatross, None, hud(), fooled=False))
     assert ((red[..., 2] > 200) & (red[..., 1] < 120)).sum() > 100
-    assert ((orange[..., 2] > 200) & (orange[..., 1] > 130) & (orange[..., 1] < 190) & (orange[..., 0] < 60)).sum() > 100
+    b, g, r = orange[..., 0], orange[..., 1], orange[..., 2]
+    assert ((r > 200) & (g > 130) & (g < 190) & (b < 60)).sum() > 100
     assert ((orange[..., 2] > 200) & (orange[..., 1] < 120)).sum() < 10
 
 
@@ -433,7 +445,8 @@ def test_blend_rect_math_and_clipping():
 
 def test_help_overlay_lists_every_key_of_the_table(monkeypatch):
     """The overlay's rows are app.keys' table: one text row per key (the panel shrinks with fewer keys)."""
-    from app import keys, render as render_mod
+    from app import keys
+    from app import render as render_mod
     assert KEYS == [(k.name, k.help) for k in keys.KEYS]
     pb, pa = preds()
     f = frame()

@@ -130,8 +130,11 @@ def test_view_moves_zooms_and_rotates():
     motion = sample.MOTIONS[0]
     start = sample._view_matrix((960, 640), (640, 480), motion, 0.0)
     end = sample._view_matrix((960, 640), (640, 480), motion, 1.0)
-    scale = lambda m: float(np.hypot(m[0, 0], m[0, 1]))
-    angle = lambda m: float(np.degrees(np.arctan2(-m[0, 1], m[0, 0])))
+    def scale(m):
+        return float(np.hypot(m[0, 0], m[0, 1]))
+
+    def angle(m):
+        return float(np.degrees(np.arctan2(-m[0, 1], m[0, 0])))
     assert scale(end) / scale(start) == pytest.approx(motion[1] / motion[0], rel=0.05)
     assert abs(angle(end) - angle(start)) > 2.0
     assert all(abs(angle(m)) <= 5.0 for m in (start, end))

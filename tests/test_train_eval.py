@@ -70,7 +70,7 @@ def test_crop_plan_keeps_every_changed_cell_inside_its_crop(model):
     boxes = torch.tensor([[0, 40, 0, 40], [180, 224, 190, 224], [90, 150, 60, 121], [5, 9, 210, 224]])
     side, origins, spans = crop_plan(boxes, 224, model.window)
     assert side % s == 0 and side <= 224
-    for (y, x), (j0, j1, i0, i1), (y0, y1, x0, x1) in zip(origins, spans, boxes.tolist()):
+    for (y, x), (j0, j1, i0, i1), (y0, y1, _, _) in zip(origins, spans, boxes.tolist()):
         assert 0 <= y <= 224 - side and 0 <= x <= 224 - side and y % s == 0 and x % s == 0
         assert j0 == 0 or s * (j0 - 1) + hi < y0                           # the cells before j0 miss the change
         assert j1 == 224 // s or s * j1 + lo > y1 - 1                      # and so do those from j1 on
@@ -171,7 +171,8 @@ def test_evaluation_with_known_boxes_is_the_same_and_uses_them(model, photos):
 def test_shipped_blocks_beat_the_seed_block_on_unseen_photos(model, photos, name):
     block = load_block(name)
     info = block.info
-    assert not {Path(p).name for p in info.photos} & {p.name for p in photos[1]}, "test photos must not be training photos"
+    trained = {Path(p).name for p in info.photos}
+    assert not trained & {p.name for p in photos[1]}, "test photos must not be training photos"
     for placement in ("animal", "random"):
         ours = evaluate_block(model, photos[0], block.image, info.target, info.area, trials=4, placement=placement)
         seed = evaluate_block(model, photos[0], seed_block(model, info.target, info.side).block, info.target,
@@ -242,6 +243,7 @@ def test_shrink_trains_the_block_smaller_than_it_is_pasted(model, photos):
 def test_holdout_drops_renamed_copies_of_test_photos(tmp_path):
     """Training folders gathered from many packages may hold a test photo under another name: it is held out."""
     import cv2
+
     from blocks.photos import training_photos
     sub = tmp_path / "pkg" / "images"
     sub.mkdir(parents=True)
@@ -256,7 +258,8 @@ def test_holdout_drops_renamed_copies_of_test_photos(tmp_path):
     top = tmp_path.name
     assert files == [f"{top}/other.jpg"] and x.shape == (1, 3, 224, 224) and paths == [tmp_path / "other.jpg"]
     x, _, files = training_photos([str(tmp_path)], None, 224)
-    assert sorted(files) == [f"{top}/other.jpg", f"{top}/pkg/images/chickens_copy.jpg", f"{top}/pkg/images/kangaroo.png"]
+    assert sorted(files) == [f"{top}/other.jpg", f"{top}/pkg/images/chickens_copy.jpg",
+                             f"{top}/pkg/images/kangaroo.png"]
 
 
 def test_pick_animal_photos_links_the_clear_animals(tmp_path):
@@ -335,4 +338,5 @@ def test_blocks_help_lists_every_command():
     assert bare.returncode == 0 and bare.stdout == out.stdout
     make = subprocess.run([sys.executable, "-m", "blocks", "make", "--help"], cwd=ROOT, capture_output=True,
                           text=True, timeout=120)
-    assert make.returncode == 0 and "kappa KAPPA margin wanted by --loss margin (logits; default 5.0)" in " ".join(make.stdout.split())
+    help_text = " ".join(make.stdout.split())
+    assert make.returncode == 0 and "kappa KAPPA margin wanted by --loss margin (logits; default 5.0)" in help_text

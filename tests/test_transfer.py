@@ -91,6 +91,7 @@ def test_eval_transfer_reports_each_model_at_its_own_input(tmp_path, lite1):
     assert out.returncode == 0, out.stderr
     rows = {r["model"]: r for r in json.loads(out.stdout)["rows"]}
     import torch
+
     from models import load_classifier, load_photos
     for name, r in rows.items():                 # left out: the photos this model already calls `hog`
         m = load_classifier(name, "cpu")
