@@ -18,6 +18,8 @@ import numpy as np
 
 from .sinks import WINDOW, Window
 
+DEFAULT_SCREEN = (1920, 1080)   # the screen kiosk mode draws for when it cannot ask one (headless, no X11)
+
 
 class XDisplay:
     """One connection to the X server named by $DISPLAY."""
@@ -89,7 +91,7 @@ def open_kiosk_window(window: str, configured: tuple[int, int], hide_cursor: boo
     if configured != (0, 0):
         size = configured
     elif size is None:                        # no window manager made it fullscreen: cover the screen ourselves
-        size = screen or (1920, 1080)
+        size = screen or DEFAULT_SCREEN
         cv2.moveWindow(window, 0, 0)
         cv2.resizeWindow(window, *size)
     if hide_cursor and xd is not None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import KioskSettings
-from .display import open_kiosk_window
+from .display import DEFAULT_SCREEN, open_kiosk_window
 from .keys import next_block
 from .kiosk_view import render_kiosk, strip_text
 from .sources import Source, open_source
@@ -122,7 +122,7 @@ class KioskMode:
                                                         realtime=True, fps=settings.fps))
         self.source = self.feed or source
         self.machine = Kiosk(self.s, self.feed is not None, clock)
-        self.screen = self.s.screen if self.s.screen != (0, 0) else (1920, 1080)   # headless: a 1080p screen
+        self.screen = self.s.screen if self.s.screen != (0, 0) else DEFAULT_SCREEN   # until the window says
         self.any_object = settings.localize.classes == "any"
         self.xdisplay = None
 

@@ -433,23 +433,12 @@ def _draw_message(canvas: np.ndarray, message: str, strip_h: int) -> None:
 
 # ----------------------------------------------------------------------------------------------
 
-def render(before: np.ndarray, after: np.ndarray, pred_before: Pred, pred_after: Pred, box, hud: Hud,
-           layout: str = "side_by_side", pane_width: int | None = None, fooled: bool | None = None) -> np.ndarray:
-    """Compose a new BGR canvas: header bar on top, then BEFORE and AFTER panes.
-
-    layout: "side_by_side" (canvas (HEADER_H + ph, 2*pw + SEP)) or "stacked" (after below before,
-    canvas (HEADER_H + 2*ph + SEP, pw)). pane_width scales each pane to that width keeping the
-    aspect (None = native). box (x, y, w, h) is in frame pixels or None. `fooled`: the frame's after-label is
-    the pasted block's target (app.frame.FrameResult.fooled; None: the label's name is hud.target's). Inputs
-    are not modified."""
-    if before.shape != after.shape:
-        raise ValueError(f"before and after must have the same shape, got {before.shape} and {after.shape}")
-    if before.ndim != 3 or before.shape[2] != 3:
-        raise ValueError(f"expected BGR frames (H, W, 3), got {before.shape}")
+def _panes(before: np.ndarray, after: np.ndarray, layout: str, pane_width: int | None):
+    """A new canvas with the two frames in their panes (scaled to pane_width) and the separator; returns
+    (canvas, before pane, after pane), the panes as views into the canvas. The header is left to draw."""
     fh, fw = before.shape[:2]
     W, H = canvas_size(before.shape, layout, pane_width)
     pw, ph = _pane_size(before.shape, pane_width)
-
     canvas = np.empty((H, W, 3), np.uint8)
     if layout == "stacked":
         r1 = canvas[HEADER_H:HEADER_H + ph]
@@ -468,9 +457,26 @@ def render(before: np.ndarray, after: np.ndarray, pred_before: Pred, pred_after:
         interp = cv2.INTER_AREA if 2 * pw <= fw else cv2.INTER_LINEAR
         cv2.resize(before, (pw, ph), dst=r1, interpolation=interp)
         cv2.resize(after, (pw, ph), dst=r2, interpolation=interp)
+    return canvas, r1, r2
 
+
+def render(before: np.ndarray, after: np.ndarray, pred_before: Pred, pred_after: Pred, box, hud: Hud,
+           layout: str = "side_by_side", pane_width: int | None = None, fooled: bool | None = None) -> np.ndarray:
+    """Compose a new BGR canvas: header bar on top, then BEFORE and AFTER panes.
+
+    layout: "side_by_side" (canvas (HEADER_H + ph, 2*pw + SEP)) or "stacked" (after below before,
+    canvas (HEADER_H + 2*ph + SEP, pw)). pane_width scales each pane to that width keeping the
+    aspect (None = native). box (x, y, w, h) is in frame pixels or None. `fooled`: the frame's after-label is
+    the pasted block's target (app.frame.FrameResult.fooled; None: the label's name is hud.target's). Inputs
+    are not modified."""
+    if before.shape != after.shape:
+        raise ValueError(f"before and after must have the same shape, got {before.shape} and {after.shape}")
+    if before.ndim != 3 or before.shape[2] != 3:
+        raise ValueError(f"expected BGR frames (H, W, 3), got {before.shape}")
+    canvas, r1, r2 = _panes(before, after, layout, pane_width)
+    W = canvas.shape[1]
     if box is not None:
-        sx, sy = pw / fw, ph / fh
+        sx, sy = r1.shape[1] / before.shape[1], r1.shape[0] / before.shape[0]
         box = (box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy)
 
     msg = ascii_text(hud.message.strip()) if hud.message else ""
