@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from models import UserError, class_index
+from models.cam import THRESHOLD
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"
 
@@ -40,7 +41,7 @@ class LocalizeSettings:
     animal_mass: float = 0.4               # ... or the animal classes together this sure under another top class
     keep_mass: float = 0.2                 # ... once a block is on an animal, it stays while they are this sure
                                            # (≤ animal_mass)
-    threshold: float = 0.5                 # CAM threshold, as a fraction of its maximum
+    threshold: float = THRESHOLD           # CAM threshold, as a fraction of its maximum
     smoothing: float = 0.6                 # box EMA: weight of the previous box (0 = no smoothing)
     hold_frames: int = 15                  # keep the last box this many frames after the animal is lost
     fallback: bool = True                  # cam: a frame the block at the box's centre does not fool tries it at the
