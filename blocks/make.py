@@ -36,7 +36,7 @@ from .paste import EVAL_RANGES, TRAIN_RANGES
 from .photos import training_photos
 from .placement import cam_boxes
 from .progress import Progress
-from .train import block_area, block_side, train_block
+from .train import block_area, block_side, photo_cams, train_block
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "photos"
@@ -130,7 +130,7 @@ def _photos(opts: MakeOptions, size: int, progress: Progress | None = None,
     return x, names
 
 
-def _check_split(model, x: torch.Tensor, names: list[str], opts: MakeOptions):
+def _check_split(model, x: torch.Tensor, names: list[str], opts: MakeOptions, progress: Progress | None = None):
     """(training photos, names, check photos, their cam_boxes): the check is --check, or every 8th training
     photo (by name) taken out of training; either way only photos whose top-1 is an animal."""
     if opts.check:
@@ -141,7 +141,7 @@ def _check_split(model, x: torch.Tensor, names: list[str], opts: MakeOptions):
         check = x[sorted(held)]
         keep = [i for i in range(len(names)) if i not in held]
         x, names = x[keep], [names[i] for i in keep]
-    boxes, top = cam_boxes(model, check)
+    boxes, top = photo_cams(model, check, progress, phase="CAM boxes of the check photos")
     animals = [i for i, t in enumerate(top.tolist()) if is_animal(t)]
     if not animals:
         raise UserError("the held-out check has no photo the classifier sees as an animal")
@@ -184,8 +184,7 @@ def make_block(opts: MakeOptions, log=print, progress: Progress | None = None,
     area = block_area(side, model.input_size)
     name = opts.name or slug(target)
     x, names = _photos(opts, model.input_size, progress, hint)
-    progress.phase("CAM boxes of the check photos")
-    x, names, check, check_boxes = _check_split(model, x, names, opts)
+    x, names, check, check_boxes = _check_split(model, x, names, opts, progress)
     init, prior_steps, prior_seconds = None, 0, 0.0
     if opts.init:
         start = load_block(opts.init, model.name)

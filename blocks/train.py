@@ -79,20 +79,31 @@ def resize_block(block: torch.Tensor, side: int) -> torch.Tensor:
                                            antialias=True)[0].clamp(0, 1)
 
 
-def photo_boxes(model, photos: torch.Tensor, progress=None, chunk: int = 64) -> torch.Tensor:
-    """The CAM box of each photo (`placement.cam_boxes`), a chunk at a time so that `progress`
-    (blocks.progress.Progress) shows `CAM boxes 640/2400`; cached (blocks.photos) for CACHE_MIN photos or more."""
+def photo_cams(model, photos: torch.Tensor, progress=None, chunk: int = 64, phase: str = "CAM boxes"
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N×4 CAM boxes, N top-1 classes) of the photos (`placement.cam_boxes`), a chunk at a time so that
+    `progress` (blocks.progress.Progress) shows `CAM boxes 640/2400`; cached (blocks.photos) for CACHE_MIN
+    photos or more."""
     def compute():
-        boxes = []
+        boxes, tops = [], []
         for i in range(0, len(photos), chunk):
             if progress is not None:
-                progress.phase("CAM boxes", i, len(photos))
-            boxes.append(cam_boxes(model, photos[i:i + chunk])[0])
-        return (torch.cat(boxes) if boxes else torch.zeros(0, 4)).numpy()
+                progress.phase(phase, i, len(photos))
+            b, t = cam_boxes(model, photos[i:i + chunk])
+            boxes.append(b)
+            tops.append(t.float()[:, None])
+        return torch.cat([torch.zeros(0, 5), *(torch.cat(bt, 1) for bt in zip(boxes, tops))]).numpy()
     if len(photos) < photo_cache.CACHE_MIN:
-        return torch.from_numpy(compute())
-    key = photo_cache.fingerprint(photos, model.name, chunk)
-    return torch.from_numpy(photo_cache.cached_array(f"boxes-{key}", compute))
+        out = compute()
+    else:
+        out = photo_cache.cached_array(f"boxes-{photo_cache.fingerprint(photos, model.name, chunk)}", compute)
+    out = torch.from_numpy(out)
+    return out[:, :4].contiguous(), out[:, 4].long()
+
+
+def photo_boxes(model, photos: torch.Tensor, progress=None, chunk: int = 64) -> torch.Tensor:
+    """The CAM box of each photo (photo_cams, cached)."""
+    return photo_cams(model, photos, progress, chunk)[0]
 
 
 class Batches:

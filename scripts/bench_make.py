@@ -2,6 +2,7 @@
 
     python scripts/bench_make.py --targets "tabby cat,goldfish,king penguin" --minutes 10 [--goal 0.9] [--json]
     python scripts/bench_make.py --step-only            # seconds per step: incremental vs whole-network pass
+    python scripts/bench_make.py --startup              # seconds until the first step: cold, then cached
 
 Per target: `blocks make` with a wall-clock budget (trains on data/photos/train or --photos, held-out check
 from the training sources), then the final block judged on --heldout (photos from sources never trained on)
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 import tempfile
 import time
@@ -26,10 +28,44 @@ from blocks import load_block  # noqa: E402
 from blocks.attacks.eot import EOTPatch  # noqa: E402
 from blocks.make import DATA, MakeOptions, judge, make_block  # noqa: E402
 from blocks.paste import PasteRanges, sample_params  # noqa: E402
+from blocks.photos import CACHE_ENV  # noqa: E402
+from blocks.progress import Progress  # noqa: E402
 from blocks.placement import HANDHELD, animal_params, cam_boxes, camera, sample_camera, view_boxes  # noqa: E402
 from models import UserError, load_classifier, load_photos  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+class Started(Exception):
+    """Raised by StartClock at the first training step."""
+
+
+class StartClock(Progress):
+    """A progress line that ends the run at its first training step, noting when that was."""
+
+    def __init__(self, t0: float):
+        super().__init__(sys.stderr)
+        self.t0 = t0
+
+    def training(self, *args, **kwargs):
+        self.clear()
+        raise Started(round(time.perf_counter() - self.t0, 1))
+
+
+def startup_seconds(target: str, photos, runs: int = 2) -> list[float]:
+    """Seconds from `make_block` to its first training step, `runs` times in a row on a new, empty photo cache
+    (the first decodes every photo and computes the CAM boxes; the next read them from the cache)."""
+    out = []
+    with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as lib:
+        os.environ[CACHE_ENV] = cache
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            try:
+                make_block(MakeOptions(target, photos=photos, out=lib), log=lambda m: print(m, file=sys.stderr),
+                           progress=StartClock(t0))
+            except Started as s:
+                out.append(s.args[0])
+    return out
 
 
 def step_seconds(model, photos: torch.Tensor, batch: int, area: float, repeats: int = 6) -> dict:
@@ -90,13 +126,20 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
     ap.add_argument("--out", help="keep the blocks here (default: a temporary folder)")
     ap.add_argument("--step-only", action="store_true", help="only time one training step, both ways")
+    ap.add_argument("--startup", action="store_true", help="only time the start (until the first step), twice: "
+                    "on an empty photo cache, then on the cache the first run wrote")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
         model = load_classifier("efficientnet_lite0", "auto")
-        if args.step_only:
+        if args.startup:
+            target = args.targets.split(",")[0].strip()
+            cold, cached = startup_seconds(target, args.photos)
+            res = {"target": target, "photos": args.photos or "default", "seconds_to_first_step":
+                   {"empty_cache": cold, "cached": cached}, "threads": torch.get_num_threads()}
+        elif args.step_only:
             photos, _ = load_photos(ROOT / "tests" / "data" / "photos", model.input_size)
             res = {"batch": args.batch, "threads": torch.get_num_threads(),
                    "seconds_per_step": step_seconds(model, photos, args.batch, args.area)}
