@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install extra bench eval figures photos clean
+.PHONY: demo test lint install extra bench eval figures photos clean
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ demo: $(STAMP)
 # python -m blocks make --models (training against several models)
 extra: $(STAMP)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-extra.txt
+
+# the style check CI runs before the tests (ruff.toml; ruff is pinned in requirements.txt)
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 import torch
 
+from . import photos as photo_cache
 from .attacks.eot import EOTPatch
 from .paste import TRAIN_RANGES, PasteParams, PasteRanges, sample_params
-from . import photos as photo_cache
 from .photos import jitter_colour
 from .placement import CameraRanges, animal_params, cam_boxes, camera, sample_camera, view_boxes
 from .seed import seed_block
@@ -114,7 +114,8 @@ class Batches:
                  ranges: PasteRanges = TRAIN_RANGES, colour: float = 0.2, hard: float = 0.0,
                  scale: tuple[float, float] = (0.9, 1.1), progress=None):
         self.photos, self.area, self.gen, self.scale = photos, area, generator, scale
-        self.camera, self.random_share, self.ranges, self.colour, self.hard = camera_ranges, random_share, ranges, colour, hard
+        self.camera, self.random_share, self.ranges = camera_ranges, random_share, ranges
+        self.colour, self.hard = colour, hard
         self.boxes = photo_boxes(model, photos, progress) if random_share < 1 else None
         self.won = torch.full((len(photos),), 0.5)            # running success per photo (hard mining)
 
@@ -152,7 +153,7 @@ def train_block(model, photos: torch.Tensor, target: int, area: float, steps: in
     the per-model losses; each sees the pasted views resized to its input). Ctrl-C keeps the best block so far.
     `lr`, `loss`, `kappa`, `noise` left None take the recipe's defaults (blocks.make.MakeOptions, their one place).
     `progress` (blocks.progress.Progress) is told of the CAM boxes and of every step."""
-    from .make import MakeOptions           # the recipe's defaults (make imports this module)
+    from .make import MakeOptions  # the recipe's defaults (make imports this module)
     loss = MakeOptions.loss if loss is None else loss
     kappa = MakeOptions.kappa if kappa is None else kappa
     noise = MakeOptions.noise if noise is None else noise
@@ -189,7 +190,8 @@ def train_block(model, photos: torch.Tensor, target: int, area: float, steps: in
                 if goal is not None and score >= goal:
                     stopped = "goal"
             if checkpoint is not None and step % checkpoint_every == 0:
-                checkpoint(step, best[1] if check else attack.block.detach().cpu().clone(), run.recent(), budget.elapsed())
+                block = best[1] if check else attack.block.detach().cpu().clone()
+                checkpoint(step, block, run.recent(), budget.elapsed())
             stopped = stopped or budget.done(step)
     except KeyboardInterrupt:
         stopped = "interrupted"

@@ -29,8 +29,8 @@ from blocks.attacks.eot import EOTPatch  # noqa: E402
 from blocks.make import DATA, MakeOptions, judge, make_block  # noqa: E402
 from blocks.paste import PasteRanges, sample_params  # noqa: E402
 from blocks.photos import CACHE_ENV  # noqa: E402
-from blocks.progress import Progress  # noqa: E402
 from blocks.placement import HANDHELD, animal_params, cam_boxes, camera, sample_camera, view_boxes  # noqa: E402
+from blocks.progress import Progress  # noqa: E402
 from models import UserError, load_classifier, load_photos  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
