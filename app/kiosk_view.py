@@ -27,9 +27,9 @@ from .render import (
     Hud,
     after_tag,
     ascii_text,
-    blend_rect,
     draw_bars,
     draw_help,
+    draw_lost,
     fit_text,
     header_status,
     label_name,
@@ -203,15 +203,6 @@ def _draw_strip(img, rect: Rect, text: str) -> None:
         _put(img, line, (x + (w - _width(line, s, bold=1.4)) // 2, base + i * step), s, WHITE, bold=1.4)
 
 
-def _draw_lost(img, rect: Rect, ref: int) -> None:
-    x, y, w, h = rect
-    blend_rect(img, rect, (0, 0, 0), 0.65)
-    s = _scale_for(ref / 16)
-    text = "camera lost - reconnecting..."
-    s = min(s, s * w * 0.9 / _width(text, s, FONT_BOLD))
-    _put(img, text, (x + (w - _width(text, s, FONT_BOLD)) // 2, y + (h + round(s * INK)) // 2), s, WHITE, FONT_BOLD)
-
-
 def strip_text(hud: Hud, pasted: bool, text: str, text_off: str, text_idle: str) -> str:
     """The explanation strip's sentence for the state on screen: the block off (`text_off`), on but with
     nothing in view to paste it on (`text_idle`, a call to action), or on the animal (`text`)."""
@@ -253,7 +244,7 @@ def render_kiosk(before: np.ndarray, after: np.ndarray, pred_before, pred_after,
     x0, y0 = k.cards[0][:2]
     x1, y1 = k.panes[1][0] + k.panes[1][2], k.panes[1][1] + k.panes[1][3]
     if hud.lost:
-        _draw_lost(canvas, (x0, y0, x1 - x0, y1 - y0), k.ref)
+        draw_lost(canvas[y0:y1, x0:x1], _scale_for(k.ref / 16))
     if hud.show_help:
         draw_help(canvas[y0:y1, x0:x1])
     _draw_header(canvas, k.header, hud, hud.message or notice or hud.making)

@@ -382,12 +382,14 @@ def _centered_text(img, text, scale, thickness, color, font=FONT_BOLD, max_width
     cv2.putText(img, text, org, font, scale, color, thickness, cv2.LINE_AA)
 
 
-def _draw_lost(area: np.ndarray) -> None:
+def draw_lost(area: np.ndarray, scale: float | None = None) -> None:
+    """The "camera lost" overlay over `area` (a view: the panes), its text at `scale` (None: from the width),
+    shrunk to fit. The window and the kiosk view both draw it."""
     H, W = area.shape[:2]
     blend_rect(area, (0, 0, W, H), (0, 0, 0), 0.65)
-    k = min(max(W / 900.0, 0.45), 1.6)
+    k = min(max(W / 900.0, 0.45), 1.6) if scale is None else scale
     _centered_text(area, "camera lost \u2014 reconnecting\u2026", 1.0 * k, max(1, int(round(2 * k))),
-                   WHITE, max_width=W - 20)
+                   WHITE, max_width=round(W * 0.9))
 
 
 def draw_help(area: np.ndarray) -> None:
@@ -493,7 +495,7 @@ def render(before: np.ndarray, after: np.ndarray, pred_before: Pred, pred_after:
     _draw_header(canvas, hud)
     panes = canvas[HEADER_H:]
     if hud.lost:
-        _draw_lost(panes)
+        draw_lost(panes)
     if hud.show_help:
         draw_help(panes)
     if msg:
