@@ -63,8 +63,8 @@ def parse_args(argv=None):
                     help="place the block on whatever the classifier sees, animal or not")
     ap.add_argument("--kiosk", action="store_true",
                     help="booth mode: fullscreen, big labels, attract loop; runs without keys (ui.kiosk)")
-    ap.add_argument("--record", help="record the side-by-side view: .mp4/.avi (full size), "
-                    ".gif/.webp (800 px, 10 fps)")
+    ap.add_argument("--record", help="record the before/after view, drawn for the file's width: .mp4 (H.264, "
+                    "1280 px), .gif/.webp (800 px, 10 fps), .avi (MJPG)")
     ap.add_argument("--stats", help="write one JSON object per frame to this .jsonl")
     ap.add_argument("--headless", action="store_true", help="no window (automatic without a display)")
     ap.add_argument("--max-frames", type=int, help="stop after N frames")

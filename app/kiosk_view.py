@@ -125,18 +125,21 @@ def _width(text: str, scale: float, font=FONT, bold=1.0) -> int:
 
 
 def _draw_card(img, rect: Rect, caption: str, caption_color, pred, name_color, ref: int, untagged: bool) -> None:
-    """Caption line (BEFORE / AFTER) over the big top-1 name; its probability sits at the card's right end on
-    the name's baseline, always in the same place, and a name too long for the rest shrinks (to 60%), then
-    is cut short with "..."."""
+    """Caption line (BEFORE / AFTER, and "not an animal" when so) over the big top-1 name with its probability
+    right after it on the same baseline; a name too long for the card shrinks (to 60%), then is cut short with
+    "...", so the probability always stays on the card's name line."""
     x, y, w, h = rect
     pad = round(0.012 * ref)
     big = _scale_for(ref * LABEL_SHARE)
     small = big * 0.6
     pct = f"{round(min(max(pred.prob, 0.0), 1.0) * 100)}%"
-    room = w - 2 * pad
+    room = w - 2 * pad - round(0.02 * ref)                     # a margin toward the next card
+    gap = round(0.012 * ref)
     pct_w = _width(pct, small, FONT_BOLD)
-    name_room = max(room - pct_w - round(0.02 * ref), 1)
-    name = ascii_text(label_name(pred, untagged))
+    name_room = max(room - pct_w - gap, 1)
+    name = ascii_text(pred.name)
+    if label_name(pred, untagged) != pred.name:                 # the tag goes on the caption line, never cut
+        caption = f"{caption} - not an animal"
     if _width(name, big, FONT_BOLD) > name_room:
         big = max(big * 0.98 * name_room / _width(name, big, FONT_BOLD), big * 0.6)
         name = fit_text(name, name_room, big, max(1, round(big * 1.6)), FONT_BOLD)
@@ -145,7 +148,7 @@ def _draw_card(img, rect: Rect, caption: str, caption_color, pred, name_color, r
     _put(img, fit_text(caption, room, cap, max(1, round(cap * 1.6)), FONT), (x + pad, cap_base), cap, caption_color)
     base = y + h - pad - round(_scale_for(ref * LABEL_SHARE) * INK * 0.3)   # room for descenders
     _put(img, name, (x + pad, base), big, name_color, FONT_BOLD)
-    _put(img, pct, (x + w - pad - pct_w, base), small, name_color, FONT_BOLD)
+    _put(img, pct, (x + pad + _width(name, big, FONT_BOLD) + gap, base), small, name_color, FONT_BOLD)
 
 
 def _draw_header(img, rect: Rect, hud: Hud, notice: str) -> None:

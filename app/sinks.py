@@ -14,6 +14,7 @@ import collections
 import dataclasses
 import functools
 import json
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -197,7 +198,7 @@ class Summary:
     def text(self) -> str:
         def top(c):
             return ", ".join(f"{n} {k}" for n, k in c.most_common(4)) or "-"
-        fooled = (f"{self.fooled / self.pasted:.0%} of {self.pasted} frames with the block" if self.pasted
+        fooled = (f"{share(self.fooled, self.pasted)} of {self.pasted} frames with the block" if self.pasted
                   else "no block pasted")
         lines = [f"frames   {self.frames} in {self.seconds:.1f} s ({self.fps:.1f} FPS)",
                  f"before   {top(self.before)}",
@@ -205,6 +206,13 @@ class Summary:
                  f"fooled   {fooled}; label changed in {self.changed}/{self.frames} frames"]
         lines += [f"wrote    {p}" for p in self.outputs]
         return "\n".join(lines)
+
+
+def share(part: int, whole: int) -> str:
+    """part/whole as a percentage that never rounds up to 100% (2,734 of 2,739 is 99.8%, not 100%)."""
+    if part == whole:
+        return "100%"
+    return f"{part / whole:.0%}" if part / whole < 0.995 else f"{math.floor(part / whole * 1000) / 10:.1f}%"
 
 
 class Window:

@@ -362,3 +362,10 @@ def test_an_animation_draws_only_the_frames_it_keeps(tmp_path):
         for i in range(30):
             rec.write(lambda i=i: draw(i))
     assert drawn == list(range(0, 30, 3)) and rec.frames == 30
+
+
+def test_summary_rates_never_round_up_to_all():
+    from app.sinks import share
+
+    assert share(360, 360) == "100%" and share(2734, 2739) == "99.8%" and share(1, 2) == "50%"
+    assert share(999, 1000) == "99.9%" and share(9999, 10000) == "99.9%"
