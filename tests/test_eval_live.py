@@ -1,6 +1,5 @@
-"""scripts/eval_live.py: the live share of frames the app turns into the block's target, per photo, checked
-against the app's own stats for the same run."""
-import importlib.util
+"""`python -m blocks eval live` (blocks/eval_live.py; scripts/eval_live.py runs the same): the live share of
+frames the app turns into the block's target, per photo, checked against the app's own stats for the same run."""
 import json
 import shutil
 import subprocess
@@ -155,11 +154,8 @@ def test_a_seed_gives_each_photo_another_camera_path(folder):
 
 
 def load_script():
-    if "eval_live" not in sys.modules:      # registered first: its dataclass looks its module up
-        spec = importlib.util.spec_from_file_location("eval_live", ROOT / "scripts" / "eval_live.py")
-        sys.modules["eval_live"] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules["eval_live"])
-    return sys.modules["eval_live"]
+    import blocks.eval_live
+    return blocks.eval_live
 
 
 @pytest.mark.parametrize("args, says", [
@@ -170,6 +166,8 @@ def load_script():
     (["--source", "sample", "--block", "hog", "--seed", "1"], "--seed applies to photos"),
 ])
 def test_bad_input_is_one_error_line(args, says, capsys):
-    assert load_script().main(args) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: ") and says in err[0]
+    import blocks.__main__ as cli
+    for main in (load_script().main, lambda argv: cli.main(["eval", "live", *argv])):
+        assert main(args) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: ") and says in err[0]

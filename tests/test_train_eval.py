@@ -332,7 +332,7 @@ def test_blocks_help_lists_every_command():
     out = subprocess.run([sys.executable, "-m", "blocks", "--help"], cwd=ROOT, capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0
-    for command in ("make", "seed", "list", "print"):
+    for command in ("make", "seed", "list", "print", "eval"):
         assert any(line.split()[:1] == [command] and len(line.split()) > 2 for line in out.stdout.splitlines()), command
     bare = subprocess.run([sys.executable, "-m", "blocks"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert bare.returncode == 0 and bare.stdout == out.stdout
@@ -340,3 +340,30 @@ def test_blocks_help_lists_every_command():
                           text=True, timeout=120)
     help_text = " ".join(make.stdout.split())
     assert make.returncode == 0 and "kappa KAPPA margin wanted by --loss margin (logits; default 5.0)" in help_text
+
+
+@pytest.mark.parametrize("evaluation, option", [("still", "--no-baseline"), ("live", "--frames"),
+                                                ("transfer", "--models"), ("physical", "--ablate")])
+def test_blocks_eval_help_lists_each_evaluation_and_its_options(evaluation, option, capsys):
+    """`python -m blocks eval --help` lists the four evaluations; `eval NAME --help` the options of the script
+    of the same name (scripts/eval_blocks.py, eval_live.py, ...), which runs the same main."""
+    import blocks.__main__ as cli
+    with pytest.raises(SystemExit) as done:
+        cli.main(["eval", "--help"])
+    listed = capsys.readouterr().out
+    assert done.value.code == 0
+    for name in cli.EVALS:
+        assert any(line.split()[:1] == [name] and len(line.split()) > 2 for line in listed.splitlines()), name
+    with pytest.raises(SystemExit) as done:
+        cli.main(["eval", evaluation, "--help"])
+    shown = capsys.readouterr().out
+    assert done.value.code == 0 and f"usage: python -m blocks eval {evaluation}" in shown and option in shown
+
+
+def test_blocks_list_does_not_import_the_app():
+    """eval live plays the app's pipeline: its module is imported only by `blocks eval live`."""
+    code = ("import sys, blocks.__main__ as cli; assert cli.main(['list']) == 0; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'app' or m.startswith('blocks.eval_')))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"
