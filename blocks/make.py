@@ -90,6 +90,13 @@ class MakeOptions:
         return f.default_factory() if callable(f.default_factory) else f.default
 
     @classmethod
+    def from_args(cls, args, **given) -> MakeOptions:
+        """The options from parsed arguments, field by field by name (`--random-share` is `random_share`);
+        `given` fills or overrides fields the arguments name otherwise (e.g. `ensemble` from `--models`)."""
+        named = {f.name: getattr(args, f.name) for f in fields(cls) if hasattr(args, f.name)}
+        return cls(**{**named, **given})
+
+    @classmethod
     def start_lr(cls, from_init: bool) -> float:
         return cls.LR_INIT if from_init else cls.LR_SEED
 
@@ -167,14 +174,49 @@ def progress_figures(history: list[dict], setup: float, goal: float | None) -> d
     return {"curve": curve, "minutes_to_goal": reached[0] if reached else None}
 
 
-def make_block(opts: MakeOptions, log=print, progress: Progress | None = None,
-               hint: str | None = None) -> tuple[Path, dict]:
-    """Train, judge and save a block; returns (PNG path, figures). `log` takes whole lines; `progress`
-    (blocks.progress.Progress, default one on stdout) shows the live line from the start; `hint` ends the error
-    when there are no training photos (default FETCH_HINT: the command that fetches them)."""
-    t0 = time.time()
-    progress = progress if progress is not None else Progress()
-    log = progress.wrap(log)
+@dataclass
+class _Job:
+    """What make_block trains: the model(s), the target, the block's size and name, the photos and the check,
+    the block it starts from (None: the seed block) and what that block had already been trained."""
+    opts: MakeOptions
+    out: Path
+    model: object
+    others: list
+    target: int
+    side: int
+    area: float
+    name: str
+    x: torch.Tensor
+    names: list[str]
+    check: torch.Tensor
+    check_boxes: tuple
+    init: torch.Tensor | None = None
+    prior_steps: int = 0
+    prior_seconds: float = 0.0
+
+    def info(self, steps: int, seconds: float, success: float, figures: dict | None = None) -> BlockInfo:
+        m = self.model
+        return BlockInfo(self.target, m.class_names[self.target], m.name, self.area, self.side, m.input_size,
+                         steps=self.prior_steps + steps, seed=self.opts.seed, train_success=round(success, 4),
+                         seconds=round(self.prior_seconds + seconds, 1), photos=self.names,
+                         placement=self.opts.placement, figures=figures or {})
+
+    def check_fn(self, block) -> float:
+        return evaluate_block(self.model, self.check, block, self.target, self.area, trials=3, seed=1,
+                              placement="animal", boxes=self.check_boxes)["targeted_success"]
+
+    def checkpoint(self, step, block, success, seconds) -> None:
+        save_block(block, self.info(step, seconds, success), self.out, self.name)
+
+    def batches(self) -> dict:
+        opts = self.opts
+        return {"random_share": 1.0 if opts.placement == "random" else opts.random_share, "hard": opts.hard,
+                "scale": (0.9 * opts.shrink, 1.1 * opts.shrink),
+                "ranges": TRAIN_RANGES if opts.placement == "animal" else EVAL_RANGES}
+
+
+def _job(opts: MakeOptions, progress: Progress, hint: str | None) -> _Job:
+    """Load the model(s), the photos and the check split, and the --init block."""
     out = opts.out_folder()
     progress.phase("loading the model")
     target = class_index(opts.target)
@@ -185,49 +227,50 @@ def make_block(opts: MakeOptions, log=print, progress: Progress | None = None,
     name = opts.name or slug(target)
     x, names = _photos(opts, model.input_size, progress, hint)
     x, names, check, check_boxes = _check_split(model, x, names, opts, progress)
-    init, prior_steps, prior_seconds = None, 0, 0.0
+    job = _Job(opts, out, model, others, target, side, area, name, x, names, check, check_boxes)
     if opts.init:
         start = load_block(opts.init, model.name)
-        init, prior_steps, prior_seconds = start.image, start.info.steps, start.info.seconds or 0.0
+        job.init, job.prior_steps, job.prior_seconds = start.image, start.info.steps, start.info.seconds or 0.0
+    return job
+
+
+def _train(job: _Job, log, progress: Progress, steps: int | None, every: int, lr: float):
+    opts = job.opts
+    log(f"training a {job.side}×{job.side} block (area {job.area:.4f}) toward "
+        f"{job.model.class_names[job.target]!r} on {len(job.names)} photos, held-out check on {len(job.check)} "
+        f"(every {every} steps); budget {steps or '-'} steps / {opts.minutes or '-'} min, batch {opts.batch}, "
+        f"seed {opts.seed}; {opts.loss} loss{f' kappa {opts.kappa:g}' if opts.loss == 'margin' else ''}, "
+        f"hard {opts.hard:g}, lr {lr:g}; into {job.out}")
+    return train_block(job.model, job.x, job.target, job.area, steps=steps, minutes=opts.minutes, batch=opts.batch,
+                       lr=lr, seed=opts.seed, init=job.init, loss=opts.loss, kappa=opts.kappa, noise=opts.noise,
+                       batches=job.batches(), check=job.check_fn, check_every=every, goal=opts.goal,
+                       checkpoint=job.checkpoint, log=log, incremental=opts.incremental, ensemble=job.others,
+                       progress=progress)
+
+
+def make_block(opts: MakeOptions, log=print, progress: Progress | None = None,
+               hint: str | None = None) -> tuple[Path, dict]:
+    """Train, judge and save a block; returns (PNG path, figures). `log` takes whole lines; `progress`
+    (blocks.progress.Progress, default one on stdout) shows the live line from the start; `hint` ends the error
+    when there are no training photos (default FETCH_HINT: the command that fetches them)."""
+    t0 = time.time()
+    progress = progress if progress is not None else Progress()
+    log = progress.wrap(log)
+    job = _job(opts, progress, hint)
     steps, every = opts.budget_steps(), opts.every_check()
-    lr = opts.lr or opts.start_lr(init is not None)
-    log(f"training a {side}×{side} block (area {area:.4f}) toward {model.class_names[target]!r} on "
-        f"{len(names)} photos, held-out check on {len(check)} (every {every} steps); budget "
-        f"{steps or '-'} steps / {opts.minutes or '-'} min, batch {opts.batch}, seed {opts.seed}; "
-        f"{opts.loss} loss{f' kappa {opts.kappa:g}' if opts.loss == 'margin' else ''}, hard {opts.hard:g}, "
-        f"lr {lr:g}; into {out}")
-
-    def info(steps: int, seconds: float, success: float, figures: dict | None = None) -> BlockInfo:
-        return BlockInfo(target, model.class_names[target], model.name, area, side, model.input_size,
-                         steps=prior_steps + steps, seed=opts.seed, train_success=round(success, 4),
-                         seconds=round(prior_seconds + seconds, 1), photos=names, placement=opts.placement,
-                         figures=figures or {})
-
-    def check_fn(block):
-        return evaluate_block(model, check, block, target, area, trials=3, seed=1, placement="animal",
-                              boxes=check_boxes)["targeted_success"]
-
-    def checkpoint(step, block, success, seconds):
-        save_block(block, info(step, seconds, success), out, name)
-
-    batches = {"random_share": 1.0 if opts.placement == "random" else opts.random_share, "hard": opts.hard,
-               "scale": (0.9 * opts.shrink, 1.1 * opts.shrink),
-               "ranges": TRAIN_RANGES if opts.placement == "animal" else EVAL_RANGES}
+    lr = opts.lr or opts.start_lr(job.init is not None)
     setup = time.time() - t0
-    res = train_block(model, x, target, area, steps=steps, minutes=opts.minutes, batch=opts.batch, lr=lr,
-                      seed=opts.seed, init=init, loss=opts.loss, kappa=opts.kappa, noise=opts.noise, batches=batches,
-                      check=check_fn, check_every=every, goal=opts.goal, checkpoint=checkpoint,
-                      log=log, incremental=opts.incremental, ensemble=others, progress=progress)
+    res = _train(job, log, progress, steps, every, lr)
     progress.phase("judging the block")
-    figures = {**judge(model, check, res.block, target, area), "stopped": res.stopped,
-               **({"ensemble": [model.name, *opts.ensemble]} if others else {}),
+    figures = {**judge(job.model, job.check, res.block, job.target, job.area), "stopped": res.stopped,
+               **({"ensemble": [job.model.name, *opts.ensemble]} if job.others else {}),
                "minutes": round((time.time() - t0) / 60, 2), **progress_figures(res.history, setup, opts.goal)}
     progress.text = ""
     progress.clear()
     log(f"stopped ({res.stopped}) after {res.steps} steps, {res.seconds:.0f}s of training, "
         f"{figures['minutes']:.1f} min in all; on {figures['photos']} held-out check photos: "
         f"as the app pastes it {figures['animal']:.1%}, at random {figures['random']:.1%}")
-    png = save_block(res.block, info(res.steps, res.seconds, res.success, figures), out, name)
+    png = save_block(res.block, job.info(res.steps, res.seconds, res.success, figures), job.out, job.name)
     warning = weak_warning(figures, png)
     if warning:
         log(warning)

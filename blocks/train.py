@@ -168,41 +168,64 @@ def train_block(model, photos: torch.Tensor, target: int, area: float, steps: in
                       ensemble=ensemble)
     draw = Batches(model, photos, block_area(side, model.input_size), gen, **(batches or {}), progress=progress)
     budget = Budget(steps, minutes)
-    run = Running(budget, log, log_every)
-    best = (-1.0, attack.block.detach().cpu().clone())
-    step, stopped = 0, None
-    try:
-        while stopped is None:
-            step += 1
-            for group in attack.opt.param_groups:
-                group["lr"] = lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * budget.progress(step - 1))))
-            idx, views, params = draw.draw(batch)
-            value, hits = attack.step(views, params, gen)
-            draw.record(idx, hits)
-            run.update(step, value, float(hits.mean()))
-            if progress is not None:
-                progress.training(step, budget.progress(step), steps, run.best, run.recent())
-            if check is not None and (step % check_every == 0):
-                score = check(attack.block.detach().cpu())
-                run.checked(step, score)
-                if score >= best[0]:          # a tie goes to the later, longer-trained block
-                    best = (score, attack.block.detach().cpu().clone())
-                if goal is not None and score >= goal:
-                    stopped = "goal"
-            if checkpoint is not None and step % checkpoint_every == 0:
-                block = best[1] if check else attack.block.detach().cpu().clone()
-                checkpoint(step, block, run.recent(), budget.elapsed())
-            stopped = stopped or budget.done(step)
-    except KeyboardInterrupt:
-        stopped = "interrupted"
-    final = attack.block.detach().cpu().clone()
-    if check is not None and stopped != "goal" and step % check_every:
-        score = check(final)
-        run.checked(step, score)
-        best = (score, final) if score >= best[0] else best
-    block = best[1] if check is not None else final
-    return TrainResult(block, run.recent(max(1, step // 10)), budget.elapsed(), step,
-                       best[0] if check is not None else None, stopped, run.history)
+    loop = _Loop(attack, draw, budget, Running(budget, log, log_every), gen, lr, batch, progress, steps)
+    return loop.train(check, check_every, goal, checkpoint, checkpoint_every)
+
+
+@dataclass
+class _Loop:
+    """train_block's steps: the cosine learning rate, a batch, the held-out check keeping the best block,
+    checkpoints, until the budget or the goal (or Ctrl-C)."""
+    attack: EOTPatch
+    draw: Batches
+    budget: Budget
+    run: Running
+    gen: torch.Generator
+    lr: float
+    batch: int
+    progress: object
+    steps: int | None
+
+    def step(self, step: int) -> None:
+        attack, budget, run = self.attack, self.budget, self.run
+        for group in attack.opt.param_groups:
+            group["lr"] = self.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * budget.progress(step - 1))))
+        idx, views, params = self.draw.draw(self.batch)
+        value, hits = attack.step(views, params, self.gen)
+        self.draw.record(idx, hits)
+        run.update(step, value, float(hits.mean()))
+        if self.progress is not None:
+            self.progress.training(step, budget.progress(step), self.steps, run.best, run.recent())
+
+    def train(self, check, check_every: int, goal: float | None, checkpoint, checkpoint_every: int) -> TrainResult:
+        attack, budget, run = self.attack, self.budget, self.run
+        best = (-1.0, attack.block.detach().cpu().clone())
+        step, stopped = 0, None
+        try:
+            while stopped is None:
+                step += 1
+                self.step(step)
+                if check is not None and (step % check_every == 0):
+                    score = check(attack.block.detach().cpu())
+                    run.checked(step, score)
+                    if score >= best[0]:          # a tie goes to the later, longer-trained block
+                        best = (score, attack.block.detach().cpu().clone())
+                    if goal is not None and score >= goal:
+                        stopped = "goal"
+                if checkpoint is not None and step % checkpoint_every == 0:
+                    block = best[1] if check else attack.block.detach().cpu().clone()
+                    checkpoint(step, block, run.recent(), budget.elapsed())
+                stopped = stopped or budget.done(step)
+        except KeyboardInterrupt:
+            stopped = "interrupted"
+        final = attack.block.detach().cpu().clone()
+        if check is not None and stopped != "goal" and step % check_every:
+            score = check(final)
+            run.checked(step, score)
+            best = (score, final) if score >= best[0] else best
+        block = best[1] if check is not None else final
+        return TrainResult(block, run.recent(max(1, step // 10)), budget.elapsed(), step,
+                           best[0] if check is not None else None, stopped, run.history)
 
 
 class Running:
