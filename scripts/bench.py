@@ -47,6 +47,8 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from models.cli import ArgumentParser, one_line_errors  # noqa: E402
+
 
 def rss_mb() -> float:
     """Current resident memory of this process in MB (Linux /proc; peak RSS elsewhere)."""
@@ -145,7 +147,7 @@ BOOTH_CLIP = 150                    # frames of the sample held in memory (the c
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--size", default="640x480")
     ap.add_argument("--source", default="sample")
@@ -412,6 +414,7 @@ def report(res: dict, as_json: bool) -> None:
             print(f"{k:24s} {v}")
 
 
+@one_line_errors
 def main(argv=None) -> int:
     args = parse_args(argv)
     from models import UserError, load_classifier
@@ -419,24 +422,20 @@ def main(argv=None) -> int:
 
     frames = args.soak or args.frames
     tmpdir = tempfile.TemporaryDirectory(prefix="bench-")       # the recordings are thrown away at exit
-    try:
-        if args.kiosk and not args.soak:
-            raise UserError("--kiosk goes with --soak N (a booth day of N frames)")
-        size = parse_size(args.size)
-        settings = make_settings(args, size, tmpdir.name)
-        probe = Probe(frames, min(BOOTH_WARM if args.kiosk else SOAK_WARM, frames // 10), bool(args.soak),
-                      args.kiosk or not args.json)          # a booth day's progress goes to stderr, JSON or not
-        backend = make_backend(load_classifier(device=args.device), args.backend)
-        backend.incremental = not args.no_incremental
-        source = preloaded(args.source, held_frames(args.source, size, args.preload)) if args.preload else None
-        bare_before = bare_inference_ms(backend)
-        if args.kiosk:
-            summary, booth = play_booth(args, settings, backend, probe, tmpdir.name)
-        else:
-            summary = play(settings, backend, source, probe)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    if args.kiosk and not args.soak:
+        raise UserError("--kiosk goes with --soak N (a booth day of N frames)")
+    size = parse_size(args.size)
+    settings = make_settings(args, size, tmpdir.name)
+    probe = Probe(frames, min(BOOTH_WARM if args.kiosk else SOAK_WARM, frames // 10), bool(args.soak),
+                  args.kiosk or not args.json)          # a booth day's progress goes to stderr, JSON or not
+    backend = make_backend(load_classifier(device=args.device), args.backend)
+    backend.incremental = not args.no_incremental
+    source = preloaded(args.source, held_frames(args.source, size, args.preload)) if args.preload else None
+    bare_before = bare_inference_ms(backend)
+    if args.kiosk:
+        summary, booth = play_booth(args, settings, backend, probe, tmpdir.name)
+    else:
+        summary = play(settings, backend, source, probe)
     res, halves = run_figures(args, size, summary, backend, bare_before)
     if args.soak:
         res.update(probe.figures())

@@ -31,7 +31,8 @@ from blocks.paste import PasteRanges, sample_params  # noqa: E402
 from blocks.photos import CACHE_ENV  # noqa: E402
 from blocks.placement import HANDHELD, animal_params, cam_boxes, camera, sample_camera, view_boxes  # noqa: E402
 from blocks.progress import Progress  # noqa: E402
-from models import UserError, load_classifier, load_photos  # noqa: E402
+from models import load_classifier, load_photos  # noqa: E402
+from models.cli import ArgumentParser, one_line_errors  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -110,8 +111,9 @@ def bench_target(target: str, args, heldout: torch.Tensor, out_dir: str) -> dict
             "heldout": final, "block": str(png)}
 
 
+@one_line_errors
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--targets", default="tabby cat,goldfish,king penguin")
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--goal", type=float, default=0.98, help="stop at this held-out check success")
@@ -132,25 +134,21 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    try:
-        model = load_classifier("efficientnet_lite0", "auto")
-        if args.startup:
-            target = args.targets.split(",")[0].strip()
-            cold, cached = startup_seconds(target, args.photos)
-            res = {"target": target, "photos": args.photos or "default", "seconds_to_first_step":
-                   {"empty_cache": cold, "cached": cached}, "threads": torch.get_num_threads()}
-        elif args.step_only:
-            photos, _ = load_photos(ROOT / "tests" / "data" / "photos", model.input_size)
-            res = {"batch": args.batch, "threads": torch.get_num_threads(),
-                   "seconds_per_step": step_seconds(model, photos, args.batch, args.area)}
-        else:
-            heldout, _ = load_photos(args.heldout, model.input_size, recursive=True)
-            with tempfile.TemporaryDirectory() as tmp:
-                res = {"targets": [bench_target(t.strip(), args, heldout, args.out or tmp)
-                                   for t in args.targets.split(",") if t.strip()]}
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    model = load_classifier("efficientnet_lite0", "auto")
+    if args.startup:
+        target = args.targets.split(",")[0].strip()
+        cold, cached = startup_seconds(target, args.photos)
+        res = {"target": target, "photos": args.photos or "default", "seconds_to_first_step":
+               {"empty_cache": cold, "cached": cached}, "threads": torch.get_num_threads()}
+    elif args.step_only:
+        photos, _ = load_photos(ROOT / "tests" / "data" / "photos", model.input_size)
+        res = {"batch": args.batch, "threads": torch.get_num_threads(),
+               "seconds_per_step": step_seconds(model, photos, args.batch, args.area)}
+    else:
+        heldout, _ = load_photos(args.heldout, model.input_size, recursive=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            res = {"targets": [bench_target(t.strip(), args, heldout, args.out or tmp)
+                               for t in args.targets.split(",") if t.strip()]}
     print(json.dumps(res, indent=None if args.json else 2))
     return 0
 

@@ -24,6 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from models import UserError  # noqa: E402
+from models.cli import ArgumentParser, one_line_errors  # noqa: E402
 from models.preprocess import image_files, read_image  # noqa: E402
 
 SHORT = 448
@@ -84,8 +85,9 @@ def parse_extra(specs: list[str]) -> dict[str, int]:
     return out
 
 
+@one_line_errors
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cutouts", required=True, nargs="+", help="folders of RGBA PNG cutouts (subfolders included)")
     ap.add_argument("--exclude", default="", help="comma-separated cutout file stems or folder names to skip")
     ap.add_argument("--backgrounds", required=True, nargs="+", help="background photos: folders or files")
@@ -97,39 +99,35 @@ def main(argv=None) -> int:
                     help="a --cutouts or --backgrounds path that does not exist (a source the fetch skipped) is "
                          "left out with one line instead of an error; no cutouts or no backgrounds: no scenes")
     args = ap.parse_args(argv)
-    try:
-        skip = set(filter(None, args.exclude.split(",")))
-        cutout_dirs, background_paths = args.cutouts, list(map(Path, args.backgrounds))
-        if args.skip_missing:
-            for kind, paths in (("cutouts", cutout_dirs), ("backgrounds", background_paths)):
-                missing = [str(d) for d in paths if not Path(d).exists()]
-                if missing:
-                    print(f"skipped {len(missing)} {kind} path(s) not found: {', '.join(missing)}")
-            cutout_dirs = [d for d in cutout_dirs if Path(d).is_dir()]
-            background_paths = [d for d in background_paths if d.exists()]
-            if not cutout_dirs or not background_paths:
-                print(f"no composites: no {'cutouts' if not cutout_dirs else 'backgrounds'} found")
-                return 0
-        cutouts = [p for d in cutout_dirs for p in image_files(d, recursive=True)
-                   if p.suffix.lower() == ".png" and not skip & {p.stem, *p.relative_to(d).parts[:-1]}]
-        backgrounds = [p for d in background_paths
-                       for p in (image_files(d, recursive=True) if d.is_dir() else [d])]
-        extra = parse_extra(args.extra)
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        rng = np.random.default_rng(args.seed)
-        rows = []
-        for cpath in cutouts:
-            cut = read_cutout(cpath)
-            for k in range(extra.get(cpath.stem, args.per_cutout)):
-                bpath = backgrounds[rng.integers(len(backgrounds))]
-                scene = paste(crop_background(read_image(bpath), rng), cut, rng)
-                name = f"{cpath.stem}_{k}.jpg"
-                cv2.imwrite(str(out / name), scene, [cv2.IMWRITE_JPEG_QUALITY, 92])
-                rows.append((name, cpath.name, bpath.parent.name + "/" + bpath.name))
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    skip = set(filter(None, args.exclude.split(",")))
+    cutout_dirs, background_paths = args.cutouts, list(map(Path, args.backgrounds))
+    if args.skip_missing:
+        for kind, paths in (("cutouts", cutout_dirs), ("backgrounds", background_paths)):
+            missing = [str(d) for d in paths if not Path(d).exists()]
+            if missing:
+                print(f"skipped {len(missing)} {kind} path(s) not found: {', '.join(missing)}")
+        cutout_dirs = [d for d in cutout_dirs if Path(d).is_dir()]
+        background_paths = [d for d in background_paths if d.exists()]
+        if not cutout_dirs or not background_paths:
+            print(f"no composites: no {'cutouts' if not cutout_dirs else 'backgrounds'} found")
+            return 0
+    cutouts = [p for d in cutout_dirs for p in image_files(d, recursive=True)
+               if p.suffix.lower() == ".png" and not skip & {p.stem, *p.relative_to(d).parts[:-1]}]
+    backgrounds = [p for d in background_paths
+                   for p in (image_files(d, recursive=True) if d.is_dir() else [d])]
+    extra = parse_extra(args.extra)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(args.seed)
+    rows = []
+    for cpath in cutouts:
+        cut = read_cutout(cpath)
+        for k in range(extra.get(cpath.stem, args.per_cutout)):
+            bpath = backgrounds[rng.integers(len(backgrounds))]
+            scene = paste(crop_background(read_image(bpath), rng), cut, rng)
+            name = f"{cpath.stem}_{k}.jpg"
+            cv2.imwrite(str(out / name), scene, [cv2.IMWRITE_JPEG_QUALITY, 92])
+            rows.append((name, cpath.name, bpath.parent.name + "/" + bpath.name))
     with open(out / "composites.csv", "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["file", "cutout", "background"])
