@@ -1,4 +1,4 @@
-"""Make, list and print adversarial blocks.
+"""Make, list, print and judge adversarial blocks.
 
     python -m blocks make --target "king penguin"          # the recipe, on data/photos/train (make photos)
     python -m blocks make --target hog --minutes 30 --init hog   # continue a block
@@ -6,7 +6,8 @@
     python -m blocks seed --target hog --area 0.05 --out /tmp/blocks     # the seed's one-step block
     python -m blocks list
     python -m blocks print hog --size-cm 8 --out hog.pdf   # a page to print and cut out (or hog.png, 300 dpi)
-    python -m blocks eval live --source data/photos/heldout_animals --block hog   # judge it (eval --help: how)
+    python -m blocks eval live --source data/photos/heldout_animals --block hog   # as the app plays it
+    python -m blocks eval still --photos tests/data/photos --block hog   # still pastes (eval --help: all four)
 
 Blocks made go into the user's library (outside the source tree): $CHICKEN_SAVIOUR_BLOCKS, else
 $XDG_DATA_HOME/chicken-saviour/blocks (~/.local/share/chicken-saviour/blocks); the app reads it and the shipped
