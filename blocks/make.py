@@ -127,12 +127,18 @@ class MakeOptions:
 OPTIONS = [f.name for f in fields(MakeOptions)]
 
 
-def _photos(opts: MakeOptions, size: int, progress: Progress | None = None,
-            hint: str | None = None) -> tuple[torch.Tensor, list[str]]:
+def _check_photo_folders(opts: MakeOptions, hint: str | None = None) -> list[str]:
+    """The training folders; UserError naming the fix when one is missing (checked before the model loads)."""
     folders = opts.photo_folders()
     for f in folders:
         if not Path(f).is_dir():
             raise UserError(f"no training photos at {f}: {hint or FETCH_HINT}")
+    return folders
+
+
+def _photos(opts: MakeOptions, size: int, progress: Progress | None = None,
+            hint: str | None = None) -> tuple[torch.Tensor, list[str]]:
+    folders = _check_photo_folders(opts, hint)
     x, _, names = training_photos(folders, opts.holdout_folders(), size, progress=progress)
     return x, names
 
@@ -218,8 +224,9 @@ class _Job:
 def _job(opts: MakeOptions, progress: Progress, hint: str | None) -> _Job:
     """Load the model(s), the photos and the check split, and the --init block."""
     out = opts.out_folder()
-    progress.phase("loading the model")
     target = class_index(opts.target)
+    _check_photo_folders(opts, hint)              # a missing folder is said at once, not after the model loads
+    progress.phase("loading the model")
     model = load_classifier(opts.model, opts.device)
     others = [load_classifier(m, opts.device) for m in opts.ensemble]
     side = block_side(opts.area, model.input_size)
