@@ -6,7 +6,9 @@ animated formats are scaled down (to ``anim_width``, 800 px by default) and thin
 ``.mp4``
     H.264 (High profile, yuv420p, ``+faststart``): plays in every browser, chat app and
     phone. Streamed to disk by PyAV's libx264 (the ``av`` package, FFmpeg's own libraries in
-    its wheel) at CRF 23, preset ``veryfast``, on the recorder's thread. Without PyAV it
+    its wheel) at CRF 23, preset ``superfast``, one encoder thread, on the recorder's thread (beside the
+    classifier rather than against it: 26 FPS in scripts/bench.py with an MP4 recording, 23 with veryfast on
+    every core, 27 for MPEG-4 part 2). Without PyAV it
     falls back to ``cv2.VideoWriter`` (FFmpeg), fourcc ``avc1`` if this OpenCV build can
     encode it, else ``mp4v`` (MPEG-4 part 2, which browsers do not play), and says so once.
     Sizes are rounded down to even numbers, which the codecs need.
@@ -58,7 +60,7 @@ from models.errors import UserError
 from .frame import as_bgr
 
 VIDEO_FOURCCS = {".mp4": ("avc1", "mp4v"), ".avi": ("MJPG",)}
-H264 = {"crf": "23", "preset": "veryfast"}   # libx264: visually clean for a screen recording, ~real time
+H264 = {"crf": "23", "preset": "superfast"}   # libx264: visually clean for a screen recording, ~real time
 ANIMATED = (".gif", ".webp")
 SUPPORTED = tuple(VIDEO_FOURCCS) + ANIMATED
 ANIM_WIDTH = 800      # default width of GIF/WebP recordings
@@ -114,6 +116,7 @@ class _H264Writer:
         self._stream.width, self._stream.height = size
         self._stream.pix_fmt = "yuv420p"
         self._stream.options = dict(H264)
+        self._stream.thread_count = 1          # beside the classifier, not against it
 
     def write(self, frame: np.ndarray) -> None:
         for packet in self._stream.encode(self._av.VideoFrame.from_ndarray(frame, format="bgr24")):
