@@ -46,7 +46,7 @@ from app.sample import MOTIONS, random_motion
 from app.sources import IMAGE_EXTS, open_source
 from models import CHICKENS, UserError, is_animal, load_classifier
 from models.backend import make_backend
-from models.cli import ArgumentParser, one_line_errors
+from models.cli import command_main
 
 from .library import load_block
 
@@ -289,8 +289,4 @@ def run(args) -> int:
     return 0
 
 
-@one_line_errors
-def main(argv=None) -> int:
-    ap = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(ap)
-    return run(ap.parse_args(argv))
+main = command_main(__doc__, add_arguments, run)

@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 
 from models import UserError, load_classifier, load_photos
-from models.cli import ArgumentParser, one_line_errors
+from models.cli import command_main
 
 from .evaluate import PLACEMENTS, evaluate_block
 from .library import load_block
@@ -112,8 +112,4 @@ def run(args) -> int:
     return 0
 
 
-@one_line_errors
-def main(argv=None) -> int:
-    ap = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(ap)
-    return run(ap.parse_args(argv))
+main = command_main(__doc__, add_arguments, run)

@@ -105,4 +105,17 @@ def one_line_errors(main):
     return wrapper
 
 
-__all__ = ["ArgumentParser", "one_line_errors"]
+def command_main(doc: str, add_arguments, run):
+    """The ``main(argv=None)`` of a command made of ``add_arguments(parser)`` and ``run(args) -> int``: a parser
+    described by `doc`, one-line errors (`one_line_errors`)."""
+    import argparse
+
+    @one_line_errors
+    def main(argv=None) -> int:
+        ap = ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+        add_arguments(ap)
+        return run(ap.parse_args(argv))
+    return main
+
+
+__all__ = ["ArgumentParser", "command_main", "one_line_errors"]
