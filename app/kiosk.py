@@ -149,8 +149,7 @@ class KioskMode:
         notice = ""
         if self.machine.attracting:
             notice = "demo clip - show the camera " + ("something" if self.any_object else "an animal")
-        idle = self.s.text_idle.replace("an animal", "something") if self.any_object else self.s.text_idle
-        text = strip_text(hud, res.block is not None, self.s.text, self.s.text_off, idle)
+        text = strip_text(hud, res.block is not None, self.s)
         return render_kiosk(frame, res.after_frame, res.before, res.after, res.box, hud, self.screen, text, notice,
                             fooled=res.fooled)
 

@@ -206,12 +206,15 @@ def _draw_strip(img, rect: Rect, text: str) -> None:
         _put(img, line, (x + (w - _width(line, s, bold=1.4)) // 2, base + i * step), s, WHITE, bold=1.4)
 
 
-def strip_text(hud: Hud, pasted: bool, text: str, text_off: str, text_idle: str) -> str:
-    """The explanation strip's sentence for the state on screen: the block off (`text_off`), on but with
-    nothing in view to paste it on (`text_idle`, a call to action), or on the animal (`text`)."""
+def strip_text(hud: Hud, pasted: bool, kiosk) -> str:
+    """The explanation strip's sentence (from `kiosk`, the ui.kiosk settings) for the state on screen: the
+    block off (`text_off`), on but with nothing in view to paste it on (`text_idle`, a call to action: "an
+    animal" reads "something" when the block goes on any object), or on the animal (`text`)."""
     if hud.target is not None and not hud.block_on:
-        return text_off
-    return text if pasted or hud.target is None else text_idle
+        return kiosk.text_off
+    if pasted or hud.target is None:
+        return kiosk.text
+    return kiosk.text_idle.replace("an animal", "something") if hud.any_object else kiosk.text_idle
 
 
 def render_kiosk(before: np.ndarray, after: np.ndarray, pred_before, pred_after, box, hud: Hud,

@@ -85,8 +85,7 @@ class RecorderSink:
 
         res, k = shown.result, self.settings.ui.kiosk
         hud = dataclasses.replace(shown.hud)
-        idle = k.text_idle.replace("an animal", "something") if hud.any_object else k.text_idle
-        text = strip_text(hud, res.block is not None, k.text, k.text_off, idle)
+        text = strip_text(hud, res.block is not None, k)
         width = self.width or shown.canvas.shape[1]
         return functools.partial(render_recording, shown.frame, res.after_frame, res.before, res.after, res.box,
                                  hud, width, text, res.fooled)

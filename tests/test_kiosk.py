@@ -215,11 +215,12 @@ def test_the_strip_follows_the_state():
     from app.kiosk_view import strip_text
     from app.render import Hud
 
-    args = ("on", "off", "idle")
-    assert strip_text(Hud(target="hog"), True, *args) == "on"
-    assert strip_text(Hud(target="hog"), False, *args) == "idle"      # no animal: a call to action
-    assert strip_text(Hud(target="hog", block_on=False), False, *args) == "off"
-    assert strip_text(Hud(target="hog", block_on=False), True, *args) == "off"
+    k = KioskSettings(text="on", text_off="off", text_idle="show it an animal")
+    assert strip_text(Hud(target="hog"), True, k) == "on"
+    assert strip_text(Hud(target="hog"), False, k) == "show it an animal"      # no animal: a call to action
+    assert strip_text(Hud(target="hog", any_object=True), False, k) == "show it something"
+    assert strip_text(Hud(target="hog", block_on=False), False, k) == "off"
+    assert strip_text(Hud(target="hog", block_on=False), True, k) == "off"
 
 
 class _Block:
