@@ -26,11 +26,11 @@ import numpy as np
 
 from models import UserError
 
+from .config import Settings
 from .frame import FrameResult, ms_since
 from .record import BackgroundRecorder, Recorder
 
 if TYPE_CHECKING:
-    from .config import Settings
     from .render import Hud
 
 WINDOW = "chicken-saviour"
@@ -56,12 +56,11 @@ class RecorderSink:
     animation keeps). "screen" records the canvas as shown, debug readout included."""
 
     def __init__(self, outputs: list[str], settings: Settings | None = None, log=print):
-        from .config import Settings
-
         self.recorder: BackgroundRecorder | None = None
         self.outputs = outputs         # paths of finished recordings (the summary's list)
         self.settings = settings or Settings()
         self.log = log
+        self.width: int | None = None  # the clean view's width for the current recording (None: the canvas's)
 
     @property
     def active(self) -> bool:
