@@ -169,9 +169,9 @@ class Loop:
             if pending is not None and self.running:
                 self.show(pending[0], pending[1].result(), *pending[2:])
         finally:
+            self.summary.seconds = time.perf_counter() - t0
             if worker is not None:
                 worker.shutdown(wait=True, cancel_futures=True)
-            self.summary.seconds = time.perf_counter() - t0
 
     def mirrored(self, frame: np.ndarray, controls: Controls) -> np.ndarray:
         """The frame flipped left-right when `controls.mirror` says so (never the kiosk's attract clip): done
@@ -324,9 +324,14 @@ def _small_jobs_on_one_thread(backend):
 
 @contextlib.contextmanager
 def _sigterm_stops():
-    """SIGTERM raises Stop (in the main thread), so the run ends like Ctrl-C: outputs closed."""
+    """SIGTERM raises Stop (in the main thread), so the run ends like Ctrl-C: outputs closed. Only the first
+    one: a second (`timeout` passing one on beside a `kill`) must not cut short the closing it started."""
+    stopping = []
+
     def raise_stop(signum, frame):
-        raise Stop()
+        if not stopping:
+            stopping.append(signum)
+            raise Stop()
     old = signal.signal(signal.SIGTERM, raise_stop) if threading.current_thread() is threading.main_thread() else None
     try:
         yield
