@@ -43,11 +43,9 @@ A path that cannot be written or has an unknown extension raises
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import queue
-import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -56,6 +54,7 @@ import cv2
 import numpy as np
 
 from models.errors import UserError
+from models.quiet import no_stderr, silent_opencv
 
 from .frame import as_bgr
 
@@ -135,28 +134,12 @@ def _unlink(path: Path) -> None:
         pass
 
 
-@contextlib.contextmanager
-def _quiet():
-    """Hide OpenCV's and FFmpeg's messages (a failed codec probe prints several) for a moment."""
-    old_level = cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        cv2.utils.logging.setLogLevel(old_level)
-
-
 def _pick_fourcc(ext: str, probe_path: Path, fps: float) -> str | None:
     """The first fourcc in VIDEO_FOURCCS[ext] that OpenCV can open a writer with."""
     if ext in _fourcc_cache:
         return _fourcc_cache[ext]
     for code in VIDEO_FOURCCS[ext]:
-        with _quiet():
+        with silent_opencv(), no_stderr():
             writer = cv2.VideoWriter(str(probe_path), cv2.CAP_FFMPEG, cv2.VideoWriter_fourcc(*code), fps, (64, 64))
             ok = writer.isOpened()
             writer.release()

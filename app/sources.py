@@ -37,7 +37,6 @@ True) unless ``loop=True``, which restarts them forever.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import queue
@@ -52,6 +51,7 @@ import cv2
 import numpy as np
 
 from models.errors import UserError
+from models.quiet import no_stderr, silent_opencv
 
 from .frame import as_bgr
 from .sample import MOTIONS, frames_for, ken_burns, sample_photos, seconds_list
@@ -64,16 +64,6 @@ PROBED = 10                                     # --list-cameras tries indices 0
 
 def print_to_stderr(message: str) -> None:
     print(message, file=sys.stderr)
-
-
-@contextlib.contextmanager
-def _quiet_opencv():
-    """Silence OpenCV's own log lines (camera probing prints several) for a moment."""
-    old = cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-    try:
-        yield
-    finally:
-        cv2.utils.logging.setLogLevel(old)
 
 
 class Source:
@@ -239,7 +229,7 @@ class VideoFileSource(Source):
         self._pacer = _Pacer(self.fps) if realtime else None
 
     def _open(self) -> cv2.VideoCapture:
-        with _quiet_opencv():
+        with silent_opencv():
             cap = cv2.VideoCapture(str(self.path))
         if not cap.isOpened():
             raise UserError(f"cannot read video file (unsupported or corrupt): {self.path}")
@@ -275,7 +265,7 @@ class VideoFileSource(Source):
 def _open_capture(index_or_url: int | str, size: tuple[int, int] | None = None) -> cv2.VideoCapture:
     """The default camera/stream opener (OpenCV's own log lines silenced); `size` asks a camera for that
     capture size."""
-    with _quiet_opencv():
+    with silent_opencv():
         cap = cv2.VideoCapture(index_or_url)
         if cap.isOpened() and not _is_url(str(index_or_url)):
             cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # fewer stale frames queued in the driver
@@ -283,20 +273,6 @@ def _open_capture(index_or_url: int | str, size: tuple[int, int] | None = None) 
                 cap.set(cv2.CAP_PROP_FRAME_WIDTH, size[0])
                 cap.set(cv2.CAP_PROP_FRAME_HEIGHT, size[1])
     return cap
-
-
-@contextlib.contextmanager
-def _no_stderr():
-    """Nothing reaches file descriptor 2 for a moment (camera backends print from C, past OpenCV's logger)."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def camera_names(sysfs: Path | None = None) -> dict[int, tuple[str, int]]:
@@ -330,7 +306,7 @@ def list_cameras(opener: Callable[[int], object] | None = None, count: int = PRO
     opener = opener or _open_capture
     names = camera_names()
     found = []
-    with _quiet_opencv(), _no_stderr():
+    with silent_opencv(), no_stderr():
         for i in range(count):
             cap = None
             try:

@@ -12,6 +12,7 @@ and a missing camera OpenCV's ``[ WARN:0@…]`` lines.
 Either variable set in the environment wins (e.g. ``OPENCV_LOG_LEVEL=INFO OPENCV_FFMPEG_LOGLEVEL=32
 python -m app ...`` to see them again). Errors still reach the user as exceptions, which the app words.
 """
+import contextlib
 import os
 import sys
 
@@ -23,3 +24,30 @@ if "cv2" in sys.modules and not _USER_SET_OPENCV:       # too late for the varia
     _logging = getattr(getattr(sys.modules["cv2"], "utils", None), "logging", None)
     if _logging is not None:
         _logging.setLogLevel(_logging.LOG_LEVEL_SILENT)
+
+
+@contextlib.contextmanager
+def silent_opencv():
+    """OpenCV's own logger silent for a moment (camera probing and codec probes print several lines)."""
+    import cv2
+
+    old = cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(old)
+
+
+@contextlib.contextmanager
+def no_stderr():
+    """Nothing reaches file descriptor 2 for a moment: camera backends and a failed codec probe print from C,
+    past OpenCV's logger."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
