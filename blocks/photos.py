@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from models import UserError
+from models.paths import user_cache
 from models.preprocess import image_files, read_image, shrink
 
 COPY_DIFF = 0.03       # mean |Δ| of 16×16 grey thumbnails below which two photos are the same picture
@@ -33,8 +34,7 @@ CACHE_MIN = 64         # folders with fewer photos are decoded each time
 def cache_dir() -> Path:
     if os.environ.get(CACHE_ENV):
         return Path(os.environ[CACHE_ENV]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base).expanduser() / "chicken-saviour" / "photos"
+    return user_cache() / "photos"
 
 
 def decode(path: Path, size: int) -> np.ndarray:

@@ -25,6 +25,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .paths import user_cache
+
 # The legacy TorchScript exporter (dynamo=False): the dynamo exporter needs onnxscript (not installed),
 # and the legacy one gives a correct graph with a dynamic batch axis for this model. Opset 17 is well
 # inside what it and onnxruntime support.
@@ -192,8 +194,7 @@ def cache_key(model: nn.Module) -> str:
 
 
 def fallback_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "chicken-saviour"
+    return user_cache()
 
 
 def cache_dirs(model: nn.Module) -> list[Path]:
