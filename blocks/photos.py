@@ -8,7 +8,8 @@ Decoding and resizing thousands of JPEGs takes minutes, so each folder's resized
 $XDG_CACHE_HOME/chicken-saviour/photos (~/.cache/chicken-saviour/photos). The cache's key is the folder's path,
 the size and every file's relative path, byte size and modification time: any change decodes the folder again.
 Folders of fewer than CACHE_MIN photos are not cached (they load in a moment). The CAM boxes of the training
-photos (blocks.train.photo_boxes) are cached there too, keyed by the model and the photos' pixels.
+photos (blocks.train.photo_boxes) are cached there too, photo by photo, keyed by the model and each photo's
+pixels: another seed's split or one more folder computes only the boxes of photos never seen.
 """
 from __future__ import annotations
 
@@ -96,6 +97,36 @@ def fingerprint(photos: torch.Tensor, *extra) -> str:
     return h.hexdigest()[:24]
 
 
+def photo_keys(photos: torch.Tensor, *extra) -> list[str]:
+    """One key per photo (every 8th pixel of it, its shape) and `extra`: for caches kept photo by photo."""
+    head = repr((tuple(photos.shape[1:]), *extra)).encode()
+    small = photos[:, :, ::8, ::8].contiguous().numpy()
+    return [hashlib.sha256(head + p.tobytes()).hexdigest()[:24] for p in small]
+
+
+def cached_rows(name: str, keys: list[str], compute) -> np.ndarray:
+    """One row per key of a table kept in the cache as NAME.npz, photo by photo: only the rows not cached yet
+    are computed (`compute(indices)` -> an array of len(indices) rows), so any subset or new mix of photos
+    (another seed's split, one more folder) reuses what earlier runs worked out."""
+    path = cache_dir() / f"{name}.npz"
+
+    def read() -> dict[str, np.ndarray]:
+        try:
+            with np.load(path) as z:
+                return dict(zip(z["keys"].tolist(), z["rows"]))
+        except (OSError, ValueError, KeyError):
+            return {}
+    if not keys:
+        return np.asarray(compute([]))
+    known = read()
+    missing = [i for i, k in enumerate(keys) if k not in known]
+    if missing:
+        new = np.asarray(compute(missing))
+        known = {**read(), **known, **{keys[i]: row for i, row in zip(missing, new)}}   # another run's rows too
+        _save_npz(path, np.array(list(known)), np.stack(list(known.values())))
+    return np.stack([known[k] for k in keys])
+
+
 def cached_array(name: str, compute) -> np.ndarray:
     """`compute()` (a numpy array), kept in the cache as NAME.npy and read back next time."""
     path = cache_dir() / f"{name}.npy"
@@ -106,6 +137,22 @@ def cached_array(name: str, compute) -> np.ndarray:
     out = np.asarray(compute())
     _save_cache(path, out, None)
     return out
+
+
+def _save_npz(path: Path, keys: np.ndarray, rows: np.ndarray) -> None:
+    """Write keys and rows to `path` atomically; a cache that cannot be written is only slower next time."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, keys=keys, rows=rows)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    except OSError:
+        pass
 
 
 def _save_cache(npy: Path, x: np.ndarray, names: list[str] | None) -> None:

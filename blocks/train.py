@@ -13,6 +13,7 @@ import math
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from . import photos as photo_cache
@@ -84,19 +85,18 @@ def photo_cams(model, photos: torch.Tensor, progress=None, chunk: int = 64, phas
     """(N×4 CAM boxes, N top-1 classes) of the photos (`placement.cam_boxes`), a chunk at a time so that
     `progress` (blocks.progress.Progress) shows `CAM boxes 640/2400`; cached (blocks.photos) for CACHE_MIN
     photos or more."""
-    def compute():
-        boxes, tops = [], []
-        for i in range(0, len(photos), chunk):
+    def compute(which: list[int]) -> np.ndarray:
+        rows = [torch.zeros(0, 5)]
+        for i in range(0, len(which), chunk):
             if progress is not None:
-                progress.phase(phase, i, len(photos))
-            b, t = cam_boxes(model, photos[i:i + chunk])
-            boxes.append(b)
-            tops.append(t.float()[:, None])
-        return torch.cat([torch.zeros(0, 5), *(torch.cat(bt, 1) for bt in zip(boxes, tops))]).numpy()
+                progress.phase(phase, i, len(which))
+            b, t = cam_boxes(model, photos[which[i:i + chunk]])
+            rows.append(torch.cat([b, t.float()[:, None]], 1))
+        return torch.cat(rows).numpy()
     if len(photos) < photo_cache.CACHE_MIN:
-        out = compute()
+        out = compute(list(range(len(photos))))
     else:
-        out = photo_cache.cached_array(f"boxes-{photo_cache.fingerprint(photos, model.name, chunk)}", compute)
+        out = photo_cache.cached_rows(f"boxes-{model.name}", photo_cache.photo_keys(photos, model.name), compute)
     out = torch.from_numpy(out)
     return out[:, :4].contiguous(), out[:, 4].long()
 
