@@ -24,10 +24,10 @@ come, and the recording rolling over every `--roll` frames (GIF and MP4 in turn)
 reports threads and open file descriptors at the warm frame (1,000) and at the end, and what the booth did.
 
 The bare inference is timed on the app's own backend object, with nothing else running: 40 runs just
-before the pipeline starts and 40 just after it ends; `bare_inference_ms` is their median and
-`bare_inference_ms_before_after` shows both halves. When those disagree by more than 25%, something else
-was loading the machine (shared VMs have bursts of several seconds) and a warning says the figures are
-unreliable: run again.
+before the pipeline starts and 40 just after it ends (as many as the frames, in a run of fewer);
+`bare_inference_ms` is their median and `bare_inference_ms_before_after` shows both halves. When those
+disagree by more than 25%, something else was loading the machine (shared VMs have bursts of several seconds)
+and a warning says the figures are unreliable: run again.
 """
 from __future__ import annotations
 
@@ -70,6 +70,12 @@ def _timed(fn, runs: int) -> list[float]:
         fn()
         times.append((time.perf_counter() - t) * 1e3)
     return times
+
+
+def reference_runs(frames: int) -> int:
+    """Timed reference inferences on each side of the run: 40, or as many as the run has frames (at least 8),
+    so that a short smoke run is not mostly reference timing."""
+    return max(8, min(40, frames))
 
 
 def bare_inference_ms(backend, runs: int = 40) -> list[float]:
@@ -376,9 +382,9 @@ class _Each:
 def run_figures(args, size, summary, backend, bare_before: list[float]) -> tuple[dict, tuple[float, float]]:
     """The figures of one run (fps, latencies, stages, inference alone and in pairs), and the medians of the
     bare inference before and after it."""
-    bare_after = bare_inference_ms(backend)
+    bare_after = bare_inference_ms(backend, len(bare_before))
     backend.halves(wait=True)     # loaded in the background during the run (as in the app); wait, to be sure
-    pair_ms = float(np.median(pair_inference_ms(backend, 80)))
+    pair_ms = float(np.median(pair_inference_ms(backend, 2 * len(bare_before))))
     bare_ms = float(np.median(bare_before + bare_after))
     halves = float(np.median(bare_before)), float(np.median(bare_after))
     st = {k: np.asarray(v) for k, v in summary.stage_ms.items()}
@@ -431,7 +437,7 @@ def main(argv=None) -> int:
     backend = make_backend(load_classifier(device=args.device), args.backend)
     backend.incremental = not args.no_incremental
     source = preloaded(args.source, held_frames(args.source, size, args.preload)) if args.preload else None
-    bare_before = bare_inference_ms(backend)
+    bare_before = bare_inference_ms(backend, reference_runs(frames))
     if args.kiosk:
         summary, booth = play_booth(args, settings, backend, probe, tmpdir.name)
     else:

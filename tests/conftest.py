@@ -1,4 +1,5 @@
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -58,3 +59,32 @@ def decode_frames(path) -> list:
         frames.append(f)
     cap.release()
     return frames
+
+
+@dataclass
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run an entry point's `main(argv)` in this process, as its command line would (exit code, stdout,
+    stderr): no new interpreter importing torch and loading the model again. Tests of what a real process
+    prints (tracebacks, library noise, signals) still start one."""
+    def run(main, *argv) -> Ran:
+        capsys.readouterr()
+        try:
+            code = main([str(a) for a in argv])
+        except SystemExit as exc:                 # argparse: --help, bad arguments
+            code = exc.code if isinstance(exc.code, int) else 1
+        out = capsys.readouterr()
+        return Ran(code or 0, out.out, out.err)
+    return run
+
+
+def script(name: str):
+    """scripts/NAME.py as a module (its `main`), for `cli`."""
+    import importlib
+    return importlib.import_module(f"scripts.{name}")

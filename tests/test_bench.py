@@ -1,19 +1,18 @@
 """The benchmark runs and reports every figure it promises (numbers are printed, never asserted)."""
 import json
-import subprocess
-import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import script
+
+bench = script("bench").main
 
 KEYS = {"fps", "frame_ms_p50", "latency_ms_p50", "latency_ms_p95", "stages_ms_median", "bare_inference_ms", "ratio",
         "first_frame_s", "backend", "device", "pair_inference_ms", "ratio_to_pair", "incremental"}
 
 
-def test_bench_json():
-    out = subprocess.run([sys.executable, "scripts/bench.py", "--frames", "12", "--no-train", "--json"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=300)
+def test_bench_json(cli):
+    out = cli(bench, "--frames", "12", "--no-train", "--json")
     assert out.returncode == 0, out.stderr
     res = json.loads(out.stdout)
     assert KEYS <= set(res) and res["frames"] == 12
@@ -27,7 +26,7 @@ def test_bench_json():
     assert res["ratio"] == pytest.approx(frame / (2 * bare), rel=2e-3)           # frame ÷ two bare inferences
     assert res["ratio_to_pair"] == pytest.approx(frame / pair, rel=2e-3)         # frame ÷ the pair alone
     lo, hi = sorted(res["bare_inference_ms_before_after"])
-    assert 0.5 * lo <= bare <= 2 * hi               # the median of all 80 runs, near those of its two halves
+    assert 0.5 * lo <= bare <= 2 * hi               # the median of all 24 runs, near those of its two halves
     assert 0 < res["latency_ms_p50"] <= res["latency_ms_p95"]
     # fps = frames ÷ the run's seconds, which hold every frame interval, so 1000/fps >= their mean >= half
     # their median (no lower bound: slow first frames weigh on fps, not on the median; measured 0.29-0.80)
@@ -36,19 +35,17 @@ def test_bench_json():
     assert 0 <= res["fooled"] <= 1
 
 
-def test_bench_torch_backend_and_no_incremental():
+def test_bench_torch_backend_and_no_incremental(cli):
     for extra, backend, incremental in ((["--backend", "torch"], "torch", True),
                                         (["--no-incremental"], "onnx", False)):
-        out = subprocess.run([sys.executable, "scripts/bench.py", "--frames", "6", "--no-train", "--record", "none",
-                              "--json", *extra], cwd=ROOT, capture_output=True, text=True, timeout=300)
+        out = cli(bench, "--frames", "6", "--no-train", "--record", "none", "--json", *extra)
         assert out.returncode == 0, out.stderr
         res = json.loads(out.stdout)
         assert (res["backend"], res["incremental"], res["frames"]) == (backend, incremental, 6)
 
 
-def test_soak_reports_memory():
-    out = subprocess.run([sys.executable, "scripts/bench.py", "--soak", "30", "--json"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=300)
+def test_soak_reports_memory(cli):
+    out = cli(bench, "--soak", "30", "--json")
     assert out.returncode == 0, out.stderr
     res = json.loads(out.stdout)
     assert res["soak_frames"] == 30 and res["rss_mb_start"] > 0 and res["rss_mb_end"] > 0
@@ -57,27 +54,23 @@ def test_soak_reports_memory():
     assert res["rss_mb_first_frame"] > 100          # the model and ONNX Runtime are resident: hundreds of MB
 
 
-def test_bench_bad_size_is_one_line():
-    out = subprocess.run([sys.executable, "scripts/bench.py", "--size", "big"], cwd=ROOT, capture_output=True,
-                         text=True, timeout=120)
+def test_bench_bad_size_is_one_line(cli):
+    out = cli(bench, "--size", "big")
     assert out.returncode == 2 and out.stderr.startswith("error: --size")
 
 
-def test_bench_preloaded_frames():
+def test_bench_preloaded_frames(cli):
     """--preload N plays the source's first N frames from memory, looping: 12 frames from 5 held ones."""
-    out = subprocess.run([sys.executable, "scripts/bench.py", "--frames", "12", "--preload", "5", "--no-train",
-                          "--record", "none", "--json"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    out = cli(bench, "--frames", "12", "--preload", "5", "--no-train", "--record", "none", "--json")
     assert out.returncode == 0, out.stderr
     res = json.loads(out.stdout)
     assert res["frames"] == 12 and "preloaded" in res["source"] and res["frame_ms_p50"] > 0
 
 
-def test_booth_day_soak_plays_the_kiosk():
+def test_booth_day_soak_plays_the_kiosk(cli):
     """--soak N --kiosk: the kiosk machine on frames in memory with a fast booth clock (1 s a frame here), so
     70 frames see blocks cycle, the block rhythm, attract mode start, and recordings roll over."""
-    out = subprocess.run([sys.executable, "scripts/bench.py", "--soak", "70", "--kiosk", "--clock-step", "1",
-                          "--roll", "20", "--preload", "8", "--json"], cwd=ROOT, capture_output=True, text=True,
-                         timeout=600)
+    out = cli(bench, "--soak", "70", "--kiosk", "--clock-step", "1", "--roll", "20", "--preload", "8", "--json")
     assert out.returncode == 0, out.stderr
     res = json.loads(out.stdout)
     assert res["soak_frames"] == 70 and res["frames"] == 70 and res["booth_seconds"] == 70.0
@@ -89,7 +82,6 @@ def test_booth_day_soak_plays_the_kiosk():
     assert res["recordings"] == 3              # a GIF, an MP4, a GIF, each finished at its roll-over (20, 40, 60)
 
 
-def test_kiosk_needs_soak():
-    out = subprocess.run([sys.executable, "scripts/bench.py", "--kiosk"], cwd=ROOT, capture_output=True,
-                         text=True, timeout=120)
+def test_kiosk_needs_soak(cli):
+    out = cli(bench, "--kiosk")
     assert out.returncode == 2 and out.stderr.startswith("error: --kiosk")
