@@ -71,11 +71,12 @@ def library(settings: Settings) -> Path | None:
 
 
 def make_pipeline(settings: Settings, backend=None) -> Pipeline:
-    """The classifier's backend (unless given), the blocks and the pipeline over them."""
+    """The blocks, the classifier's backend (unless given) and the pipeline over them. The blocks load first: a
+    block that is unknown or made for another model is an error in a moment, not after the model has loaded."""
+    blocks, index = load_blocks(settings, backend.model_name if backend is not None else settings.model)
     if backend is None:
         model = load_classifier(settings.model, settings.device, settings.weights)
         backend = make_backend(model, settings.backend, settings.threads or None)
-    blocks, index = load_blocks(settings, backend.model_name)
     return Pipeline(backend, blocks, backend.class_names, settings.localize, settings.block.scale, index,
                     settings.block.enabled, bool(settings.mirror))
 

@@ -22,6 +22,7 @@ from models.cli import command_main
 
 from .evaluate import PLACEMENTS, evaluate_block
 from .library import load_block
+from .placement import cam_boxes
 from .seed import seed_block
 from .train import block_side
 
@@ -41,13 +42,15 @@ def parse_areas(text: str | None, default: float) -> list[float]:
 def evaluate_all(model, photos, block, areas, placements, trials, seed, baseline: bool) -> list[dict]:
     rows = []
     info = block.info
+    boxes = cam_boxes(model, photos)                 # the photos' CAM boxes, once for every row
     for area in areas:
+        sb = seed_block(model, info.target, block_side(area, model.input_size)) if baseline else None
         for placement in placements:
-            row = evaluate_block(model, photos, block.image, info.target, area, trials, seed, placement)
-            if baseline:
-                sb = seed_block(model, info.target, block_side(area, model.input_size))
+            row = evaluate_block(model, photos, block.image, info.target, area, trials, seed, placement,
+                                 boxes=boxes)
+            if sb is not None:                   # one seed block per area, judged in each placement
                 row["seed_block"] = {"eps": sb.eps, **evaluate_block(model, photos, sb.block, info.target, area,
-                                                                     trials, seed, placement)}
+                                                                     trials, seed, placement, boxes=boxes)}
             rows.append(row)
     return rows
 

@@ -212,9 +212,24 @@ def _writable(folder: Path) -> bool:
         return False
 
 
+_CHECKED: dict[tuple, bool] = {}      # (path, size, mtime, part) -> _loads' answer, for this process
+
+
 def _loads(path: Path, part: str = "full") -> bool:
-    """Cheap integrity check: parses as ONNX, passes the checker, has the part's input/output names and
-    our format."""
+    """Integrity check: parses as ONNX, passes the checker, has the part's input/output names and our format.
+    Answered once per process for a file unchanged since (another backend in the same process, e.g. the
+    test suite or a benchmark, does not parse the 20 MB file again)."""
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return False
+    key = (str(path), st.st_size, st.st_mtime_ns, part)
+    if key not in _CHECKED:
+        _CHECKED[key] = _check(path, part)
+    return _CHECKED[key]
+
+
+def _check(path: Path, part: str) -> bool:
     import onnx
 
     try:

@@ -38,4 +38,6 @@ def load_classifier(name: str = "efficientnet_lite0", device: str = "cpu",
     if name not in _MODELS:
         raise UserError(f"unknown model {name!r} (known: {', '.join(list_models())})")
     model = _MODELS[name](weights=weights)
-    return model.to(resolve_device(device)).eval()
+    # channels-last weights: a third faster on CPU here (64 photos, 2 threads: 7.2 s -> 4.8 s), as training has
+    # always run them (blocks.train); inputs may come in either layout
+    return model.to(resolve_device(device), memory_format=torch.channels_last).eval()

@@ -1,3 +1,6 @@
+import contextlib
+import io
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 PHOTOS = ROOT / "tests" / "data" / "photos"
 
-torch.set_num_threads(2)
+# two test workers (pytest-xdist, -n 2) on two cores: one torch thread each; alone: both cores
+torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else 2)
 
 
 @pytest.fixture(scope="session")
@@ -24,6 +28,13 @@ def photos(model):
     import models
     x, files = models.load_photos(PHOTOS, model.input_size)
     return x, files
+
+
+@pytest.fixture(scope="session")
+def photo_boxes(model, photos):
+    """The test photos' CAM boxes and top-1 classes (blocks.placement.cam_boxes), for evaluate_block(boxes=)."""
+    from blocks.placement import cam_boxes
+    return cam_boxes(model, photos[0])
 
 
 @pytest.fixture(scope="session")
@@ -68,20 +79,22 @@ class Ran:
     stderr: str
 
 
-@pytest.fixture
-def cli(capsys):
-    """Run an entry point's `main(argv)` in this process, as its command line would (exit code, stdout,
-    stderr): no new interpreter importing torch and loading the model again. Tests of what a real process
+def run_main(main, *argv) -> Ran:
+    """Run an entry point's `main(argv)` in this process, as its command line would: (exit code, stdout,
+    stderr). No new interpreter importing torch and loading the model again; tests of what a real process
     prints (tracebacks, library noise, signals) still start one."""
-    def run(main, *argv) -> Ran:
-        capsys.readouterr()
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
             code = main([str(a) for a in argv])
         except SystemExit as exc:                 # argparse: --help, bad arguments
             code = exc.code if isinstance(exc.code, int) else 1
-        out = capsys.readouterr()
-        return Ran(code or 0, out.out, out.err)
-    return run
+    return Ran(code or 0, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture
+def cli():
+    return run_main
 
 
 def script(name: str):

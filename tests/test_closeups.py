@@ -1,15 +1,12 @@
 """scripts/closeup_photos.py: the training animals cropped to their CAM box, from the full-size file."""
-import subprocess
-import sys
-
 import cv2
 import numpy as np
 import pytest
 
-from conftest import PHOTOS, ROOT
+from conftest import PHOTOS, script
 
-sys.path.insert(0, str(ROOT / "scripts"))
-from closeup_photos import square_crop  # noqa: E402
+closeup_photos = script("closeup_photos")
+closeups, square_crop = closeup_photos.main, closeup_photos.square_crop
 
 
 @pytest.mark.parametrize("box, factor, want", [
@@ -22,15 +19,13 @@ def test_square_crop_stays_inside(box, factor, want):
     assert square_crop(img, box, factor) == want
 
 
-def test_closeups_are_sharp_crops_of_the_animal(tmp_path):
+def test_closeups_are_sharp_crops_of_the_animal(tmp_path, cli):
     src = tmp_path / "in"
     src.mkdir()
     for name in ("hens.jpg", "kangaroo.jpg", "fruits.jpg"):       # fruits: not an animal, no close-up
         (src / name).symlink_to(PHOTOS / name)
     out = tmp_path / "out"
-    run = subprocess.run([sys.executable, str(ROOT / "scripts" / "closeup_photos.py"), "--photos", str(src),
-                          "--out", str(out), "--scales", "1.0,1.4", "--size", "160"],
-                         capture_output=True, text=True, timeout=300)
+    run = cli(closeups, "--photos", str(src), "--out", str(out), "--scales", "1.0,1.4", "--size", "160")
     assert run.returncode == 0, run.stderr
     names = sorted(p.name for p in out.iterdir())
     assert names and not any(n.startswith("fruits") for n in names)
@@ -42,7 +37,6 @@ def test_closeups_are_sharp_crops_of_the_animal(tmp_path):
     assert tight is not None and loose is not None and np.abs(tight.astype(int) - loose).mean() > 5
 
 
-def test_bad_scales_are_one_line(tmp_path):
-    run = subprocess.run([sys.executable, str(ROOT / "scripts" / "closeup_photos.py"), "--photos", str(PHOTOS),
-                          "--out", str(tmp_path), "--scales", "big"], capture_output=True, text=True, timeout=120)
+def test_bad_scales_are_one_line(tmp_path, cli):
+    run = cli(closeups, "--photos", str(PHOTOS), "--out", str(tmp_path), "--scales", "big")
     assert run.returncode == 2 and run.stderr.startswith("error:") and "Traceback" not in run.stderr

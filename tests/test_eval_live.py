@@ -9,15 +9,17 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import PHOTOS, ROOT
+from blocks.eval_live import main as eval_live
+from conftest import PHOTOS, ROOT, run_main
 
 FRAMES = 12
+pytestmark = pytest.mark.xdist_group("eval_live")     # one worker plays the module's photos
 PANDA = 388          # giant panda: the block's target, and what the classifier calls panda.jpg
 
 
-def run_script(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "scripts" / "eval_live.py"), *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=180)
+def run_script(*args):
+    """`python -m blocks eval live ARGS`, in this process."""
+    return run_main(eval_live, *args)
 
 
 @pytest.fixture(scope="module")

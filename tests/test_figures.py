@@ -1,5 +1,6 @@
 """scripts/make_figures.py's area curve: every library block and the seed's one-step block, at each area and
 placement, as blocks.evaluate.evaluate_block judges them; the PNG has both placements' panels."""
+import functools
 import importlib.util
 import json
 import shutil
@@ -12,6 +13,7 @@ import pytest
 from conftest import PHOTOS, ROOT
 
 AREAS = (0.03, 0.1)
+pytestmark = pytest.mark.xdist_group("figures")     # one worker computes the module's curve
 
 
 def load_script():
@@ -22,13 +24,16 @@ def load_script():
     return sys.modules["make_figures"]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")   # session: not torn down when another file's test runs between
 def curve(model, tmp_path_factory):
     folder = tmp_path_factory.mktemp("photos")
     for name in ("hens.jpg", "duck.jpg"):
         shutil.copy(PHOTOS / name, folder / name)
     out = tmp_path_factory.mktemp("figures")
-    res = load_script().area_curve_figure(model, folder, out, AREAS, trials=2, seed=0, names=["hog", "giant_panda"])
+    figures = load_script()
+    with pytest.MonkeyPatch.context() as mp:         # the seed's eps sweep at 10 points (50 in the figure)
+        mp.setattr(figures, "seed_block", functools.partial(figures.seed_block, n=10))
+        res = figures.area_curve_figure(model, folder, out, AREAS, trials=2, seed=0, names=["hog", "giant_panda"])
     return res, folder, out
 
 

@@ -1,6 +1,4 @@
 """Training photos: the decoded-photo cache, and `make photos`' split on a fresh clone (no shared folder)."""
-import subprocess
-import sys
 
 import cv2
 import numpy as np
@@ -8,7 +6,7 @@ import pytest
 import torch
 
 import blocks.photos as bp
-from conftest import PHOTOS, ROOT
+from conftest import PHOTOS, script
 from models import load_photos
 
 
@@ -78,13 +76,12 @@ def _fake_raw(raw):
             cv2.imwrite(str(raw / source / f"{source}_{i}.jpg"), img)
 
 
-def test_split_photos_works_without_the_shared_folder(tmp_path):
+def test_split_photos_works_without_the_shared_folder(tmp_path, cli):
     raw = tmp_path / "raw"
     _fake_raw(raw)
     out = tmp_path / "photos"
-    res = subprocess.run([sys.executable, "scripts/split_photos.py", "--raw", str(raw), "--shared",
-                          str(tmp_path / "no_shared"), "--checkset", str(PHOTOS), "--out", str(out)], cwd=ROOT,
-                         capture_output=True, text=True, timeout=300)
+    res = cli(script("split_photos").main, "--raw", raw, "--shared", tmp_path / "no_shared", "--checkset", PHOTOS,
+              "--out", out)
     assert res.returncode == 0, res.stderr
     assert f"skipped shared_photos: {tmp_path / 'no_shared'} not found (optional)" in res.stdout
     assert "skipped imagenet_samples: no photos" in res.stdout

@@ -1,8 +1,6 @@
 """Tests for blocks.physical: a printed block seen by a camera, in simulation."""
 import dataclasses
 import json
-import subprocess
-import sys
 
 import cv2
 import numpy as np
@@ -10,9 +8,10 @@ import pytest
 import torch
 
 from blocks import load_block
+from blocks.eval_physical import main as eval_physical
 from blocks.paste import paste, sample_params
 from blocks.physical import camera, paste_physical, physical, printed, sample_physical
-from conftest import PHOTOS, ROOT
+from conftest import PHOTOS
 
 
 def _gen(seed=0):
@@ -95,10 +94,9 @@ def test_camera_blur_and_noise():
     assert abs(float((noisy - x).std()) - 0.02) < 0.002
 
 
-def test_eval_physical_script_reports_each_setting():
+def test_eval_physical_script_reports_each_setting(cli):
     """scripts/eval_physical.py runs and reports targeted success with and without the physical transform."""
-    out = subprocess.run([sys.executable, "scripts/eval_physical.py", "--block", "hog", "--trials", "1", "--strength",
-                          "1", "--json"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    out = cli(eval_physical, "--block", "hog", "--trials", "1", "--strength", "1", "--json")
     assert out.returncode == 0, out.stderr
     rows = {r["setting"]: r for r in json.loads(out.stdout)}
     assert set(rows) == {"no physical", "physical 1"}

