@@ -237,7 +237,9 @@ def _job(opts: MakeOptions, progress: Progress, hint: str | None) -> _Job:
     job = _Job(opts, out, model, others, target, side, area, name, x, names, check, check_boxes)
     if opts.init:
         start = load_block(opts.init, model.name)
-        job.init, job.prior_steps, job.prior_seconds = start.image, start.info.steps, start.info.seconds or 0.0
+        job.init = start.image
+        if start.info.target == target:           # continued: its history carries on; another target's block
+            job.prior_steps, job.prior_seconds = start.info.steps, start.info.seconds or 0.0   # is a warm start
     return job
 
 

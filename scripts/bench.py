@@ -1,6 +1,10 @@
-"""Speed and memory of the real pipeline, headless, printed as numbers (never asserted).
+"""Every benchmark, printed as numbers (never asserted): the app's pipeline by default, or one named first.
 
     python scripts/bench.py [--frames 300] [--size 640x480] [--source sample] [--backend auto] [--json]
+    python scripts/bench.py backends ...    # torch vs ONNX Runtime, ms per image (scripts/bench_backends.py)
+    python scripts/bench.py record ...      # size, encode time and fidelity of each recording format
+    python scripts/bench.py make ...        # a new block: seconds per step, live share after N minutes
+    python scripts/bench.py NAME --help     # that benchmark's options
     python scripts/bench.py --soak 20000          # resident memory at start and end of a long run
     python scripts/bench.py --soak 100000 --kiosk --json    # a booth day (below)
     python scripts/bench.py --frames 1500 --with-make "king penguin" --photos /work/photos/train
@@ -420,8 +424,20 @@ def report(res: dict, as_json: bool) -> None:
             print(f"{k:24s} {v}")
 
 
-@one_line_errors
+OTHERS = {"backends": "bench_backends", "record": "bench_record", "make": "bench_make"}
+
+
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in OTHERS:             # one entry point: the other benchmarks by name
+        import importlib
+        return importlib.import_module(f"scripts.{OTHERS[argv[0]]}").main(argv[1:])
+    return bench_app(argv)
+
+
+@one_line_errors
+def bench_app(argv=None) -> int:
+    """The app's pipeline: speed, memory, a booth day (the module docstring)."""
     args = parse_args(argv)
     from models import UserError, load_classifier
     from models.backend import make_backend

@@ -1,13 +1,16 @@
 """How fast a new block is made: seconds per training step, and success vs minutes for a few targets.
 
-    python scripts/bench_make.py --targets "tabby cat,goldfish,king penguin" --minutes 10 [--goal 0.9] [--json]
+    python scripts/bench_make.py --targets "ostrich,axolotl,armadillo" --minutes 10 [--init hog] [--json]
     python scripts/bench_make.py --step-only            # seconds per step: incremental vs whole-network pass
     python scripts/bench_make.py --startup              # seconds until the first step: cold, then cached
 
-Per target: `blocks make` with a wall-clock budget (trains on data/photos/train or --photos, held-out check
-from the training sources), then the final block judged on --heldout (photos from sources never trained on)
-in both placements. Prints seconds per step, steps done, minutes to reach the goal on the running check (or
-not), the check curve, and the final held-out figures. `--out` keeps the blocks (default: a temporary folder).
+Per target: `blocks make` with a wall-clock budget and the default recipe (trains on data/photos/train and
+its close-ups, held-out check from the training sources), then the final block judged on --heldout (photos
+from sources never trained on): live, as the app plays each photo (`python -m blocks eval live`: share of
+frames, chickens apart, worst photo), and as still pastes in both placements. Prints seconds per step, steps
+done, minutes to reach the goal on the running check (or not), the check curve and the final figures.
+The default targets are kept out of the library for this. `--init NAME` starts each from a library block
+(of another target: a warm start). `--out` keeps the blocks (default: a temporary folder).
 """
 from __future__ import annotations
 
@@ -92,11 +95,22 @@ def step_seconds(model, photos: torch.Tensor, batch: int, area: float, repeats: 
     return out
 
 
+def live_figures(png: Path, heldout: str, frames: int | None) -> dict:
+    """The block played on every held-out photo as the app plays it (blocks.eval_live)."""
+    from blocks import eval_live
+    with contextlib.redirect_stdout(sys.stderr):
+        res = eval_live.evaluate(argparse.Namespace(source=heldout, block=str(png), frames=frames, scale=None,
+                                                    seed=0, backend=None, config=None))
+    low = sum(1 for r in res["per_photo"] if r["share"] is not None and r["share"] < 0.8)
+    return {"share": res["share"], "chickens": res["chickens"]["share"], "worst": res["worst"],
+            "photos_under_80": low, "photos": len(res["per_photo"]), "frames": res["frames"]}
+
+
 def bench_target(target: str, args, heldout: torch.Tensor, out_dir: str) -> dict:
     opts = MakeOptions(target, area=args.area, out=out_dir, minutes=args.minutes, goal=args.goal,
                        photos=args.photos, holdout=[str(ROOT / "tests" / "data" / "photos"), args.heldout,
                                                     *(args.holdout or [])],
-                       batch=args.batch, seed=args.seed, check_every=25)
+                       batch=args.batch, seed=args.seed, init=args.init, lr=args.lr)
     t0 = time.time()
     with contextlib.redirect_stdout(sys.stderr):          # progress and hold-out notes: stdout is the JSON
         png, figures = make_block(opts, log=lambda m: print(m, file=sys.stderr, flush=True))
@@ -104,7 +118,9 @@ def bench_target(target: str, args, heldout: torch.Tensor, out_dir: str) -> dict
     hist = block.info
     model = load_classifier(hist.model, "auto")
     final = judge(model, heldout, block.image, hist.target, hist.area, trials=args.trials)
-    return {"target": hist.target_name, "minutes": round((time.time() - t0) / 60, 2), "steps": hist.steps,
+    live = live_figures(png, args.heldout, args.live_frames) if args.live else None
+    return {"target": hist.target_name, "init": args.init, "live": live,
+            "minutes": round((time.time() - t0) / 60, 2), "steps": hist.steps,
             "seconds_per_step": round(hist.seconds / max(1, hist.steps), 3), "stopped": figures["stopped"],
             "check": {k: figures[k] for k in ("animal", "random", "photos")},
             "minutes_to_goal": figures.get("minutes_to_goal"), "curve": figures.get("curve", []),
@@ -114,7 +130,12 @@ def bench_target(target: str, args, heldout: torch.Tensor, out_dir: str) -> dict
 @one_line_errors
 def main(argv=None) -> int:
     ap = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--targets", default="tabby cat,goldfish,king penguin")
+    ap.add_argument("--targets", default="ostrich,axolotl,armadillo",
+                    help="comma-separated (default: three targets kept out of the library for this)")
+    ap.add_argument("--init", help="start each block from this library block (default: the seed block)")
+    ap.add_argument("--lr", type=float, help="Adam step (default: blocks make's)")
+    ap.add_argument("--no-live", dest="live", action="store_false", help="skip the live judging")
+    ap.add_argument("--live-frames", type=int, help="frames per held-out photo live (default: its whole clip)")
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--goal", type=float, default=0.98, help="stop at this held-out check success")
     ap.add_argument("--area", type=float, default=0.10)

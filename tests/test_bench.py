@@ -85,3 +85,15 @@ def test_booth_day_soak_plays_the_kiosk(cli):
 def test_kiosk_needs_soak(cli):
     out = cli(bench, "--kiosk")
     assert out.returncode == 2 and out.stderr.startswith("error: --kiosk")
+
+
+def test_one_entry_point_runs_every_benchmark(cli):
+    """`bench.py NAME ...` runs the benchmark NAME (backends, record, make) with its own options."""
+    out = cli(bench, "backends", "--runs", "1", "--warmup", "0", "--json")
+    assert out.returncode == 0, out.stderr
+    assert {"torch_b1", "onnx_b1"} <= set(json.loads(out.stdout)["ms_per_image"])
+    for name, option in (("record", "--compare"), ("make", "--targets")):
+        shown = cli(bench, name, "--help")
+        assert shown.returncode == 0 and option in shown.stdout
+    bad = cli(bench, "make", "--minutes", "soon")
+    assert bad.returncode == 2 and bad.stderr.startswith("error: ") and bad.stderr.count("\n") == 1
