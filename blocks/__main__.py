@@ -106,8 +106,8 @@ def _make_data_options(p: argparse.ArgumentParser) -> None:
                         f"{MakeOptions.LONG_STEPS} steps or >= {MakeOptions.LONG_MINUTES:g} minutes)")
     p.add_argument("--batch", type=int, default=d("batch"), help="photos per step (default %(default)s)")
     p.add_argument("--lr", type=float, default=d("lr"),
-                   help=f"Adam step (default {MakeOptions.LR_SEED:g} from the seed block, "
-                        f"{MakeOptions.LR_INIT:g} with --init)")
+                   help=f"Adam step (default {MakeOptions.LR_WARM:g} from --warm, {MakeOptions.LR_INIT:g} "
+                        f"continuing a block of the same target, {MakeOptions.LR_SEED:g} from the seed block)")
     p.add_argument("--seed", type=int, default=d("seed"))
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
 
@@ -136,7 +136,9 @@ def _make_recipe_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kappa", type=float, default=d("kappa"),
                    help="margin wanted by --loss margin (logits; default %(default)s)")
     p.add_argument("--init", help="start from this block (library name or PNG; resized to --area) "
-                   "instead of the seed block")
+                   "instead of --warm")
+    p.add_argument("--warm", default=d("warm"), help="a new target starts from this block of another target "
+                   "(default %(default)s; none: from the seed's one-step block)")
     p.add_argument("--models", help="A,B,...: fool them all at once (mean loss); the block is A's (make extra)")
     p.add_argument("--no-incremental", action="store_true",
                    help="run the whole network on every pasted image (slower; same result)")
