@@ -139,31 +139,13 @@ def cached_array(name: str, compute) -> np.ndarray:
     return out
 
 
-def _save_npz(path: Path, keys: np.ndarray, rows: np.ndarray) -> None:
-    """Write keys and rows to `path` atomically; a cache that cannot be written is only slower next time."""
+def _write_atomically(writes: list[tuple[Path, object]]) -> None:
+    """Each (path, write(fh)) written to a temporary file and moved into place; a cache that cannot be written
+    is only slower next time."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, keys=keys, rows=rows)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    except OSError:
-        pass
-
-
-def _save_cache(npy: Path, x: np.ndarray, names: list[str] | None) -> None:
-    """Write the cache atomically; a cache that cannot be written is only slower next time."""
-    try:
-        npy.parent.mkdir(parents=True, exist_ok=True)
-        writes = [(npy, lambda fh: np.save(fh, x))]
-        if names is not None:
-            writes.append((npy.with_suffix(".json"), lambda fh: fh.write(json.dumps(names).encode())))
         for path, write in writes:
-            fd, tmp = tempfile.mkstemp(dir=npy.parent, prefix=f".{path.name}.")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
             try:
                 with os.fdopen(fd, "wb") as fh:
                     write(fh)
@@ -173,6 +155,17 @@ def _save_cache(npy: Path, x: np.ndarray, names: list[str] | None) -> None:
                     os.unlink(tmp)
     except OSError:
         pass
+
+
+def _save_npz(path: Path, keys: np.ndarray, rows: np.ndarray) -> None:
+    _write_atomically([(path, lambda fh: np.savez(fh, keys=keys, rows=rows))])
+
+
+def _save_cache(npy: Path, x: np.ndarray, names: list[str] | None) -> None:
+    writes = [(npy, lambda fh: np.save(fh, x))]
+    if names is not None:
+        writes.append((npy.with_suffix(".json"), lambda fh: fh.write(json.dumps(names).encode())))
+    _write_atomically(writes)
 
 
 def thumbnails(x: torch.Tensor) -> torch.Tensor:
