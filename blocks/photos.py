@@ -89,14 +89,6 @@ def load_folder(folder: str | Path, size: int = 224, progress=None, done: int = 
     return as_tensor(out), files
 
 
-def fingerprint(photos: torch.Tensor, *extra) -> str:
-    """A key for a stack of photos (every 8th pixel of each, its shape) and `extra`: for caches of what is
-    computed from them (their CAM boxes)."""
-    h = hashlib.sha256(repr((tuple(photos.shape), *extra)).encode())
-    h.update(photos[:, :, ::8, ::8].contiguous().numpy().tobytes())
-    return h.hexdigest()[:24]
-
-
 def photo_keys(photos: torch.Tensor, *extra) -> list[str]:
     """One key per photo (every 8th pixel of it, its shape) and `extra`: for caches kept photo by photo."""
     head = repr((tuple(photos.shape[1:]), *extra)).encode()
@@ -125,18 +117,6 @@ def cached_rows(name: str, keys: list[str], compute) -> np.ndarray:
         known = {**read(), **known, **{keys[i]: row for i, row in zip(missing, new)}}   # another run's rows too
         _save_npz(path, np.array(list(known)), np.stack(list(known.values())))
     return np.stack([known[k] for k in keys])
-
-
-def cached_array(name: str, compute) -> np.ndarray:
-    """`compute()` (a numpy array), kept in the cache as NAME.npy and read back next time."""
-    path = cache_dir() / f"{name}.npy"
-    try:
-        return np.load(path)
-    except (OSError, ValueError):
-        pass
-    out = np.asarray(compute())
-    _save_cache(path, out, None)
-    return out
 
 
 def _write_atomically(writes: list[tuple[Path, object]]) -> None:
