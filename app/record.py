@@ -27,7 +27,7 @@ animated formats are scaled down (to ``anim_width``, 800 px by default) and thin
 
     A GIF gets one palette of ``GIF_COLORS`` colours for the whole clip, chosen by k-means on
     a sample of its pixels, and no dithering: dithering noise and per-frame palettes cost
-    LZW far more than they add. ``scripts/bench_record.py``, a 10 s side-by-side GIF of the
+    LZW far more than they add. ``python -m scripts.bench_record``, a 10 s side-by-side GIF of the
     sample at 800 px and 10 fps: 7.7 MB this way (mean error 5.1 grey levels); OpenCV's
     default dithered 3-3-2 palette 12.0 MB (error 15.6), its octree palette 8.3 MB (5.9,
     visibly posterised); 15 fps would take 11.8 MB. WebP is lossy at ``webp_quality``

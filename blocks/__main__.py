@@ -37,15 +37,13 @@ COMMANDS = {
     "print": "the block at its physical size: a PDF page to cut out or a 300-dpi PNG",
     "eval": "judge blocks: on still photos, live as the app plays them, on other models, printed",
 }
-EVALS = {   # `python -m blocks eval NAME`: (module, what it judges); the scripts/ of the same name run the same
+EVALS = {   # `python -m blocks eval NAME`: (module, what it judges)
     "still": ("blocks.eval_still", "a block pasted on still photos, as the app places it and at random, beside "
-                                   "the seed block (scripts/eval_blocks.py)"),
+                                   "the seed block"),
     "live": ("blocks.eval_live", "the share of frames the app's own pipeline turns into the target, photo by "
-                                 "photo or on a clip (scripts/eval_live.py)"),
-    "transfer": ("blocks.eval_transfer", "blocks against classifiers they were not made for "
-                                         "(scripts/eval_transfer.py)"),
-    "physical": ("blocks.eval_physical", "blocks printed, tilted, lit and seen through a camera, in simulation "
-                                         "(scripts/eval_physical.py)"),
+                                 "photo or on a clip"),
+    "transfer": ("blocks.eval_transfer", "blocks against classifiers they were not made for"),
+    "physical": ("blocks.eval_physical", "blocks printed, tilted, lit and seen through a camera, in simulation"),
 }
 
 

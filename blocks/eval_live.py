@@ -4,7 +4,6 @@ app's own pipeline, headless.
     python -m blocks eval live --source CLIP_OR_DIR_OR_IMAGE --block NAME [--frames N] [--scale S] [--seed K]
                                [--json]
 
-(`python scripts/eval_live.py ...` runs the same.)
 
 Every frame goes through what `python -m app --source ... --headless` does to it (app.sources.open_source,
 fitted to the processing size, app.pipeline.Pipeline.step with the settings of config.yaml or --config):

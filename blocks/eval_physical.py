@@ -5,7 +5,6 @@ a blurry, noisy, JPEG-compressing camera, at each --strength; --ablate adds one 
     python -m blocks eval physical --block hog [giant_panda] [--photos tests/data/photos] [--trials 20]
         [--strength 0.5 1.0] [--ablate [tilt ...]] [--json]
 
-(`python scripts/eval_physical.py ...` runs the same.)
 
 The pastes are the evaluation's random protocol (blocks.evaluate: position fully inside, rotation ±20°,
 scale ×0.85–1.15, brightness ×0.8–1.2, seed 0) and the same for every row and block; the physical

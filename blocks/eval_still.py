@@ -4,7 +4,6 @@ beside the seed's one-step block of the same size.
     python -m blocks eval still --photos tests/data/photos --block hog [--placement animal|random|both]
         [--areas 0.03,0.05,0.07,0.10] [--trials 20] [--seed 0] [--json]
 
-(`python scripts/eval_blocks.py ...` runs the same.)
 
 animal: a hand-held camera's view (zoom ×1.0–1.15, pan, roll ±5°), the block on the CAM box of the photo's
 top class, jittered; random: a still photo, the block anywhere at rotation ±20°, scale ×0.85–1.15,

@@ -4,7 +4,6 @@
         [--models efficientnet_lite0,efficientnet_lite1,efficientnet_lite2] [--placement animal|random|both]
         [--trials 5] [--seed 0] [--threads 1] [--json]
 
-(`python scripts/eval_transfer.py ...` runs the same.)
 
 Each model judges the photos at its own input size (Lite0 224, Lite1 240, Lite2 260 px) and each block is
 pasted at its own area, a fraction of that input, so it covers the same share of the picture for every

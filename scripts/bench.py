@@ -1,13 +1,13 @@
 """Every benchmark, printed as numbers (never asserted): the app's pipeline by default, or one named first.
 
-    python scripts/bench.py [--frames 300] [--size 640x480] [--source sample] [--backend auto] [--json]
-    python scripts/bench.py backends ...    # torch vs ONNX Runtime, ms per image (scripts/bench_backends.py)
-    python scripts/bench.py record ...      # size, encode time and fidelity of each recording format
-    python scripts/bench.py make ...        # a new block: seconds per step, live share after N minutes
-    python scripts/bench.py NAME --help     # that benchmark's options
-    python scripts/bench.py --soak 20000          # resident memory at start and end of a long run
-    python scripts/bench.py --soak 100000 --kiosk --json    # a booth day (below)
-    python scripts/bench.py --frames 1500 --with-make "king penguin" --photos /work/photos/train
+    python -m scripts.bench [--frames 300] [--size 640x480] [--source sample] [--backend auto] [--json]
+    python -m scripts.bench backends ...    # torch vs ONNX Runtime, ms per image (scripts/bench_backends.py)
+    python -m scripts.bench record ...      # size, encode time and fidelity of each recording format
+    python -m scripts.bench make ...        # a new block: seconds per step, live share after N minutes
+    python -m scripts.bench NAME --help     # that benchmark's options
+    python -m scripts.bench --soak 20000          # resident memory at start and end of a long run
+    python -m scripts.bench --soak 100000 --kiosk --json    # a booth day (below)
+    python -m scripts.bench --frames 1500 --with-make "king penguin" --photos /work/photos/train
 
 Reports fps, latency p50/p95, per-stage medians (capture, localize, paste, infer, render, record), the bare
 inference time of one 224×224 image on the same backend in the same run, ratio = median frame time ÷
@@ -35,6 +35,9 @@ and a warning says the figures are unreliable: run again.
 """
 from __future__ import annotations
 
+if not __package__:   # run as a file: app, blocks and models are importable only from the root, with -m
+    raise SystemExit("error: run it from the repository root as: python -m scripts.bench")
+
 import time
 
 T_START = time.perf_counter()
@@ -48,8 +51,6 @@ import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from models.cli import ArgumentParser, one_line_errors  # noqa: E402
 

@@ -1,11 +1,14 @@
 """Time the inference backends on CPU: torch eager vs ONNX Runtime, ms per image at batch 1 and 2.
 
-    python scripts/bench_backends.py [--photos tests/data/photos] [--runs 30] [--warmup 5] [--threads N] [--json]
+    python -m scripts.bench_backends [--photos tests/data/photos] [--runs 30] [--warmup 5] [--threads N] [--json]
 
 Each figure is the median over --runs calls (after --warmup calls) of backend.infer, divided by the batch
 size. Numbers only, no verdicts: timings depend on whatever else the machine is doing.
 """
 from __future__ import annotations
+
+if not __package__:   # run as a file: app, blocks and models are importable only from the root, with -m
+    raise SystemExit("error: run it from the repository root as: python -m scripts.bench_backends")
 
 import argparse
 import json
@@ -15,11 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from models import UserError, load_classifier, load_photos  # noqa: E402
-from models.backend import make_backend  # noqa: E402
-from models.cli import ArgumentParser, one_line_errors  # noqa: E402
+from models import UserError, load_classifier, load_photos
+from models.backend import make_backend
+from models.cli import ArgumentParser, one_line_errors
 
 
 def time_backend(backend, images, runs: int, warmup: int) -> float:

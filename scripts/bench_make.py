@@ -1,8 +1,8 @@
 """How fast a new block is made: seconds per training step, and success vs minutes for a few targets.
 
-    python scripts/bench_make.py --targets "ostrich,axolotl,armadillo" --minutes 10 [--init hog] [--json]
-    python scripts/bench_make.py --step-only            # seconds per step: incremental vs whole-network pass
-    python scripts/bench_make.py --startup              # seconds until the first step: cold, then cached
+    python -m scripts.bench_make --targets "ostrich,axolotl,armadillo" --minutes 10 [--init hog] [--json]
+    python -m scripts.bench_make --step-only            # seconds per step: incremental vs whole-network pass
+    python -m scripts.bench_make --startup              # seconds until the first step: cold, then cached
 
 Per target: `blocks make` with a wall-clock budget and the default recipe (trains on data/photos/train and
 its close-ups, held-out check from the training sources), then the final block judged on --heldout (photos
@@ -13,6 +13,9 @@ The default targets are kept out of the library for this. `--init NAME` starts e
 (of another target: a warm start). `--out` keeps the blocks (default: a temporary folder).
 """
 from __future__ import annotations
+
+if not __package__:   # run as a file: app, blocks and models are importable only from the root, with -m
+    raise SystemExit("error: run it from the repository root as: python -m scripts.bench_make")
 
 import argparse
 import contextlib
@@ -25,17 +28,15 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from blocks import load_block  # noqa: E402
-from blocks.attacks.eot import EOTPatch  # noqa: E402
-from blocks.make import DATA, MakeOptions, judge, make_block  # noqa: E402
-from blocks.paste import PasteRanges, sample_params  # noqa: E402
-from blocks.photos import CACHE_ENV  # noqa: E402
-from blocks.placement import HANDHELD, animal_params, cam_boxes, camera, sample_camera, view_boxes  # noqa: E402
-from blocks.progress import Progress  # noqa: E402
-from models import load_classifier, load_photos  # noqa: E402
-from models.cli import ArgumentParser, one_line_errors  # noqa: E402
+from blocks import load_block
+from blocks.attacks.eot import EOTPatch
+from blocks.make import DATA, MakeOptions, judge, make_block
+from blocks.paste import PasteRanges, sample_params
+from blocks.photos import CACHE_ENV
+from blocks.placement import HANDHELD, animal_params, cam_boxes, camera, sample_camera, view_boxes
+from blocks.progress import Progress
+from models import load_classifier, load_photos
+from models.cli import ArgumentParser, one_line_errors
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,6 +1,6 @@
 """Size, encode time and fidelity of recordings of the app, printed as numbers (never asserted).
 
-    python scripts/bench_record.py [--seconds 10] [--compare] [--json]
+    python -m scripts.bench_record [--seconds 10] [--compare] [--json]
 
 Runs the app headless on the built-in sample for `--seconds` at 30 fps, keeps the side-by-side canvases,
 then writes them with app.record.Recorder in each format and setting below, timing the writes and the close
@@ -9,6 +9,9 @@ the canvases scaled to the same size. `--compare` adds OpenCV's own GIF palettes
 (fixed 3-3-2 palette with Floyd-Steinberg dithering) and its octree palette (256 colours, no dithering).
 """
 from __future__ import annotations
+
+if not __package__:   # run as a file: app, blocks and models are importable only from the root, with -m
+    raise SystemExit("error: run it from the repository root as: python -m scripts.bench_record")
 
 import argparse
 import json
@@ -20,11 +23,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from app.__main__ import main as app_main  # noqa: E402
-from app.record import Recorder  # noqa: E402
-from models.cli import ArgumentParser, one_line_errors  # noqa: E402
+from app.__main__ import main as app_main
+from app.record import Recorder
+from models.cli import ArgumentParser, one_line_errors
 
 FPS = 30
 # (extension, anim_width (0: the canvas), anim_fps, webp_quality); videos ignore the last three

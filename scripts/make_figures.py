@@ -7,10 +7,13 @@
   photos, placed as the app places it ("animal") and anywhere ("random"), one line per library block and
   the seed's one-step block of each area for reference (blocks.evaluate.evaluate_block).
 
-    python scripts/make_figures.py [--out docs] [--targets hog "giant panda" hen ...]
-    python scripts/make_figures.py --only area_curve --photos /work/photos/heldout_animals --trials 10
+    python -m scripts.make_figures [--out docs] [--targets hog "giant panda" hen ...]
+    python -m scripts.make_figures --only area_curve --photos /work/photos/heldout_animals --trials 10
 """
 from __future__ import annotations
+
+if not __package__:   # run as a file: app, blocks and models are importable only from the root, with -m
+    raise SystemExit("error: run it from the repository root as: python -m scripts.make_figures")
 
 import argparse
 import json
@@ -22,12 +25,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from blocks import block_side, list_blocks, load_block, seed_block  # noqa: E402
-from blocks.evaluate import PLACEMENTS, evaluate_block  # noqa: E402
-from models import UserError, class_index, load_classifier, load_photos, to_bgr  # noqa: E402
-from models.cli import ArgumentParser, one_line_errors  # noqa: E402
+from blocks import block_side, list_blocks, load_block, seed_block
+from blocks.evaluate import PLACEMENTS, evaluate_block
+from models import UserError, class_index, load_classifier, load_photos, to_bgr
+from models.cli import ArgumentParser, one_line_errors
 
 FIGURES = ("eps_curve", "block_grid", "area_curve", "make_curve")
 AREAS = (0.03, 0.05, 0.07, 0.10)
@@ -189,7 +190,7 @@ def pct(v, digits: int = 1) -> str:
 
 def make_curve_figure(bench: Path, out: Path, goal: float = 0.9) -> None:
     """make_curve.png: the held-out check's success against minutes since `blocks make` started, per target,
-    from `scripts/bench_make.py --json` output."""
+    from `python -m scripts.bench_make --json` output."""
     try:
         targets = json.loads(Path(bench).read_text())["targets"]
     except (OSError, ValueError, KeyError) as exc:

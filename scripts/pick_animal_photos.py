@@ -1,6 +1,6 @@
 """Pick the training photos in which the classifier clearly sees an animal, as a folder of links.
 
-    python scripts/pick_animal_photos.py --photos ../training_photos ../shared/photos \
+    python -m scripts.pick_animal_photos --photos ../training_photos ../shared/photos \
         --holdout tests/data/photos --min-prob 0.5 --out ../animal_photos
 
 A photo is kept when its clean top-1 class is an animal (ImageNet 0–397) with probability ≥ --min-prob: the
@@ -14,11 +14,14 @@ kind (chicken = ImageNet 7 cock / 8 hen, cat = 281–293 house and big cats, dog
 chicken (1/0). --not-animals leaves out the photos a person found show no animal (the classifier's animal
 vegetables and a gamepad). The held-out sources' animals (docs/photo_sources.md):
 
-    python scripts/pick_animal_photos.py --photos ../photos/heldout/* --holdout tests/data/photos \
+    python -m scripts.pick_animal_photos --photos ../photos/heldout/* --holdout tests/data/photos \
         --min-prob 0.3 --not-animals scripts/not_animals.txt --out ../photos/heldout_animals \
         --csv ../photos/heldout_animals.csv
 """
 from __future__ import annotations
+
+if not __package__:   # run as a file: app, blocks and models are importable only from the root, with -m
+    raise SystemExit("error: run it from the repository root as: python -m scripts.pick_animal_photos")
 
 import argparse
 import csv
@@ -28,11 +31,9 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from blocks.photos import training_photos  # noqa: E402
-from models import CHICKENS, UserError, class_names, is_animal, load_classifier  # noqa: E402
-from models.cli import ArgumentParser, one_line_errors  # noqa: E402
+from blocks.photos import training_photos
+from models import CHICKENS, UserError, class_names, is_animal, load_classifier
+from models.cli import ArgumentParser, one_line_errors
 
 KINDS = (("chicken", CHICKENS), ("cat", range(281, 294)), ("dog", range(151, 269)),
          ("bird", (*range(7, 25), *range(80, 101), *range(127, 147))))

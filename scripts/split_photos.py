@@ -1,6 +1,6 @@
 """Split the gathered photos BY SOURCE into a training side and a held-out side, as folders of links.
 
-    python scripts/split_photos.py --raw ../photos/raw --shared ../shared/photos \
+    python -m scripts.split_photos --raw ../photos/raw --shared ../shared/photos \
         --checkset tests/data/photos --out ../photos
 
 `--raw` holds one folder per source (made by scripts/fetch_photos.sh); `--shared` is added as the source
@@ -18,6 +18,9 @@ A source folder that SPLIT does not name is an error: each new source must be pu
 """
 from __future__ import annotations
 
+if not __package__:   # run as a file: app, blocks and models are importable only from the root, with -m
+    raise SystemExit("error: run it from the repository root as: python -m scripts.split_photos")
+
 import argparse
 import csv
 import os
@@ -26,13 +29,11 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from blocks.photos import COPY_DIFF  # noqa: E402
+from blocks.photos import COPY_DIFF
 from blocks.photos import thumbnails as thumbs
-from models import UserError, load_photos  # noqa: E402
-from models.cli import ArgumentParser, one_line_errors  # noqa: E402
-from models.preprocess import IMAGE_SUFFIXES  # noqa: E402
+from models import UserError, load_photos
+from models.cli import ArgumentParser, one_line_errors
+from models.preprocess import IMAGE_SUFFIXES
 
 TRAIN, HELDOUT = "train", "heldout"
 SPLIT = {

@@ -1,7 +1,6 @@
 import contextlib
 import io
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +9,6 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 PHOTOS = ROOT / "tests" / "data" / "photos"
 
 # two test workers (pytest-xdist, -n 2) on two cores: one torch thread each; alone: both cores

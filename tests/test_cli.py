@@ -94,3 +94,16 @@ def test_the_app_suggests_the_flag_it_meant():
                          timeout=120)
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr == "error: unknown option --blok (did you mean --block?); python -m app --help lists them\n"
+
+
+SCRIPTS = sorted(p.stem for p in (ROOT / "scripts").glob("*.py"))
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_a_script_run_as_a_file_says_how_to_run_it(name, tmp_path):
+    """scripts/ are modules (`python -m scripts.NAME` from the root, no sys.path edits): run as a file from
+    elsewhere, each says so in one line instead of failing on an import."""
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / f"{name}.py")], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0 and "Traceback" not in out.stderr
+    assert out.stderr.strip() == f"error: run it from the repository root as: python -m scripts.{name}"

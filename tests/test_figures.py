@@ -1,27 +1,21 @@
 """scripts/make_figures.py's area curve: every library block and the seed's one-step block, at each area and
 placement, as blocks.evaluate.evaluate_block judges them; the PNG has both placements' panels."""
 import functools
-import importlib.util
 import json
 import shutil
-import sys
 
 import cv2
 import numpy as np
 import pytest
 
-from conftest import PHOTOS, ROOT
+from conftest import PHOTOS, script
 
 AREAS = (0.03, 0.1)
 pytestmark = pytest.mark.xdist_group("figures")     # one worker computes the module's curve
 
 
 def load_script():
-    if "make_figures" not in sys.modules:      # registered first, as a module imported by name would be
-        spec = importlib.util.spec_from_file_location("make_figures", ROOT / "scripts" / "make_figures.py")
-        sys.modules["make_figures"] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules["make_figures"])
-    return sys.modules["make_figures"]
+    return script("make_figures")
 
 
 @pytest.fixture(scope="session")   # session: not torn down when another file's test runs between

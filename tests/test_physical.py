@@ -95,7 +95,7 @@ def test_camera_blur_and_noise():
 
 
 def test_eval_physical_script_reports_each_setting(cli):
-    """scripts/eval_physical.py runs and reports targeted success with and without the physical transform."""
+    """`python -m blocks eval physical` runs and reports targeted success with and without the physical transform."""
     out = cli(eval_physical, "--block", "hog", "--trials", "1", "--strength", "1", "--json")
     assert out.returncode == 0, out.stderr
     rows = {r["setting"]: r for r in json.loads(out.stdout)}

@@ -1,18 +1,13 @@
 """Tests for app/render.py (pure drawing, no windows)."""
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import cv2  # noqa: E402
-
-from app.render import (  # noqa: E402
+from app.render import (
     ACCENT,
     HEADER_H,
     KEYS,

@@ -18,7 +18,7 @@ from blocks.train import Budget
 from conftest import PHOTOS, ROOT, script, small_training_folder
 
 pick = script("pick_animal_photos").main
-eval_blocks = script("eval_blocks").main
+from blocks.eval_still import main as eval_blocks
 
 QUIET = {"log": lambda m: None}
 
@@ -341,7 +341,7 @@ def test_blocks_help_lists_every_command(cli):
                                                 ("transfer", "--models"), ("physical", "--ablate")])
 def test_blocks_eval_help_lists_each_evaluation_and_its_options(evaluation, option, capsys):
     """`python -m blocks eval --help` lists the four evaluations; `eval NAME --help` the options of the script
-    of the same name (scripts/eval_blocks.py, eval_live.py, ...), which runs the same main."""
+    of that evaluation."""
     import blocks.__main__ as cli
     with pytest.raises(SystemExit) as done:
         cli.main(["eval", "--help"])
