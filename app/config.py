@@ -87,7 +87,7 @@ class RecordSettings:
     anim_fps: float = 10.0                 # GIF/WebP frame rate (frames beyond it are skipped)
     webp_quality: int = 75                 # lossy WebP quality, 1..100
     style: str = "clean"                   # clean: panes and labels drawn for the recording's size | screen: as shown
-    video_width: int = 1280                # MP4/AVI width in the clean style (the screen style: the canvas's)
+    video_width: int = 1280                # MP4/AVI and snapshot width, clean style (screen: the canvas)
 
 
 @dataclass(frozen=True)

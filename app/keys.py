@@ -75,10 +75,10 @@ def toggle_recording(loop) -> None:
 def snapshot(loop) -> None:
     from .record import snapshot as save_png
 
-    if loop.canvas is None:             # nothing drawn yet
+    if loop.shown is None:              # nothing drawn yet
         return
     path = Path(loop.settings.record.snapshot_dir) / time.strftime("snapshot-%Y%m%d-%H%M%S.png")
-    save_png(path, loop.canvas)
+    save_png(path, loop.recorder.still(loop.shown))
     loop.say(f"snapshot saved: {path}", 3)
 
 

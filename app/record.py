@@ -91,6 +91,19 @@ def _writable_folder(path: Path, what: str) -> None:
             raise UserError(f"cannot write {what} {path}: {parent} is a file, not a folder")
 
 
+def check_path(path: str | Path) -> str:
+    """The recording's extension; UserError for one no recorder writes, or a folder (checked before a camera
+    or file is opened: nothing is created)."""
+    path = Path(path)
+    ext = path.suffix.lower()
+    if ext not in SUPPORTED:
+        raise UserError(f"cannot record to {path}: unknown extension {ext or '(none)'!r}"
+                        f" (supported: {', '.join(SUPPORTED)})")
+    if path.is_dir():
+        raise UserError(f"cannot record to {path}: it is a folder")
+    return ext
+
+
 def h264_available() -> bool:
     """PyAV with FFmpeg's libx264 encoder is installed (the .mp4 recordings are then H.264)."""
     try:
@@ -187,12 +200,7 @@ class Recorder:
                  anim_max_frames: int = 300, webp_quality: int = 75) -> None:
         self.path = Path(path)
         self.fps = float(fps) if fps and fps > 0 else 30.0
-        self.ext = self.path.suffix.lower()
-        if self.ext not in SUPPORTED:
-            raise UserError(f"cannot record to {self.path}: unknown extension {self.ext or '(none)'!r}"
-                            f" (supported: {', '.join(SUPPORTED)})")
-        if self.path.is_dir():
-            raise UserError(f"cannot record to {self.path}: it is a folder")
+        self.ext = check_path(self.path)
         self.animated = self.ext in ANIMATED
         self.max_width = anim_width if self.animated else 0
         self.anim_max_frames = max(2, int(anim_max_frames))

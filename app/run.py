@@ -33,6 +33,7 @@ from .keys import press
 from .kiosk import KioskMode
 from .maker import Making
 from .pipeline import Pipeline
+from .record import check_path as check_recording
 from .render import Hud, render
 from .sinks import WINDOW, Callback, RecorderSink, Shown, StatsWriter, Summary
 from .sources import Prefetch, Source, open_source
@@ -118,7 +119,8 @@ class Loop:
         self.message_until = 0.0
         self.running = True
         self.fullscreen = settings.ui.fullscreen or kiosk is not None
-        self.canvas: np.ndarray | None = None      # the last canvas drawn (`s` saves it)
+        self.canvas: np.ndarray | None = None      # the last canvas drawn
+        self.shown: Shown | None = None            # the last frame as the sinks got it (`s` saves its clean view)
         self.last: tuple[np.ndarray, FrameResult] | None = None   # redrawn while a camera is lost
         self.was_lost = False
         # sinks: everything a user can get wrong (paths) is checked before the window opens
@@ -226,7 +228,7 @@ class Loop:
         previous = self.shown_at[-1] if self.shown_at else None
         ms["frame"] = (now - previous) * 1e3 if previous else ms["latency"] + capture_ms   # frame interval
         self.shown_at.append(now)
-        shown = Shown(self.summary.frames, res, self.canvas, ms, frame, self.hud)
+        shown = self.shown = Shown(self.summary.frames, res, self.canvas, ms, frame, self.hud)
         for sink in self.sinks:
             sink.write(shown)
         self.tick(ms["latency"])
@@ -276,8 +278,10 @@ def run(settings: Settings, log=print, on_frame=None, backend=None, source=None)
     summary = Summary()
     headless = settings.ui.headless or not has_display()
     kiosk_on = settings.ui.kiosk.enabled
-    pipeline = make_pipeline(settings, backend)         # everything a user can get wrong is checked
-    if source is None:                                  # before the first frame
+    if settings.record.path:
+        check_recording(settings.record.path)           # everything a user can get wrong is checked before
+    pipeline = make_pipeline(settings, backend)         # the model loads and the camera opens
+    if source is None:
         realtime = not headless if settings.realtime is None else settings.realtime   # a window: the clip's rate
         looping = not headless if settings.loop is None else settings.loop            # a window never ends by itself
         source = open_source(settings.source, size=settings.size, loop=looping or kiosk_on, realtime=realtime,

@@ -76,8 +76,9 @@ class RecorderSink:
         self.width = (rec.anim_width if recorder.animated else rec.video_width) or None
         self.recorder = BackgroundRecorder(recorder)
 
-    def view(self, shown: Shown):
-        """What the recording gets for `shown`: the canvas, or a function drawing the clean view."""
+    def view(self, shown: Shown, width: int | None = None):
+        """What the recording gets for `shown`: the canvas, or a function drawing the clean view `width` px wide
+        (default: the recording's)."""
         if self.settings.record.style == "screen" or shown.frame is None or shown.hud is None:
             return shown.canvas
         from .kiosk_view import render_recording, strip_text
@@ -85,9 +86,15 @@ class RecorderSink:
         res, k = shown.result, self.settings.ui.kiosk
         hud = dataclasses.replace(shown.hud)
         text = strip_text(hud, res.block is not None, k)
-        width = self.width or shown.canvas.shape[1]
+        width = width or self.width or shown.canvas.shape[1]
         return functools.partial(render_recording, shown.frame, res.after_frame, res.before, res.after, res.box,
                                  hud, width, text, res.fooled)
+
+    def still(self, shown: Shown) -> np.ndarray:
+        """A snapshot of `shown` (the `s` key) in the recordings' style: the clean view at record.video_width,
+        or the canvas as shown (record.style "screen")."""
+        view = self.view(shown, self.settings.record.video_width or None)
+        return view() if callable(view) else view
 
     def stop(self) -> Path | None:
         if self.recorder is None:

@@ -45,6 +45,8 @@ def _cases(tmp_path):
         "unwritable output": (["--record", str(readonly / "x.gif")], None, ["x.gif"]),
         "unwritable stats": (["--stats", str(readonly / "x.jsonl")], None, ["x.jsonl"]),
         "bad record format": (["--record", str(tmp_path / "x.docx")], None, ["x.docx"]),
+        "bad record format, no camera": (["--record", str(tmp_path / "x.mkv"), "--source", "7"], None,
+                                         ["x.mkv", "unknown extension"]),     # said before the camera is tried
         "cuda without cuda": (["--device", "cuda"], None, ["cuda"]),
         "bad layout flag": (["--layout", "diagonal"], None, ["layout", "diagonal"]),
     }
@@ -52,7 +54,8 @@ def _cases(tmp_path):
 
 CASES = ["unknown config key", "wrong type", "out of range", "missing weights", "corrupt weights",
          "truncated block png", "block for another model", "block without target", "unknown block name",
-         "missing source", "unwritable output", "unwritable stats", "bad record format", "cuda without cuda",
+         "missing source", "unwritable output", "unwritable stats", "bad record format",
+         "bad record format, no camera", "cuda without cuda",
          "bad layout flag"]
 
 

@@ -139,14 +139,31 @@ def test_r_starts_and_stops_a_recording(loop, tmp_path):
     assert len(frames) == 4 and frames[0].shape[1::-1] == recording_size(1280, (640, 480))
 
 
-def test_s_saves_the_canvas_as_png(loop, tmp_path):
+def test_s_saves_the_clean_view_as_png(loop, tmp_path):
+    """`s` saves what a recording shows (no readout, help or messages, at record.video_width); the screen style
+    saves the canvas as shown."""
+    from app.kiosk_view import recording_size
+
     keys.press(loop, code("s"))                          # nothing drawn yet: nothing saved
     assert not (tmp_path / "out").exists()
+    show(loop)
+    keys.press(loop, code("h"))                          # help and a message on screen: not in the snapshot
+    show(loop)
+    keys.press(loop, code("s"))
+    (png,) = (tmp_path / "out").glob("snapshot-*.png")
+    saved = cv2.imread(str(png))
+    assert loop.hud.message == f"snapshot saved: {png}"
+    assert saved.shape[1::-1] == recording_size(1280, (320, 240))
+    again = loop.recorder.still(loop.shown)              # drawn anew from the same frame: the same image
+    assert np.array_equal(saved, again)
+    loop.hud.readout = False                             # the readout off on screen changes nothing in it
+    assert np.array_equal(loop.recorder.still(loop.shown), saved)
+    png.unlink()
+    loop.recorder.settings = override(loop.settings, {"record.style": "screen"})
     show(loop)
     keys.press(loop, code("s"))
     (png,) = (tmp_path / "out").glob("snapshot-*.png")
     assert np.array_equal(cv2.imread(str(png)), loop.canvas)
-    assert loop.hud.message == f"snapshot saved: {png}"
 
 
 def test_f_toggles_fullscreen_on_the_window(loop):
