@@ -118,4 +118,13 @@ def command_main(doc: str, add_arguments, run):
     return main
 
 
-__all__ = ["ArgumentParser", "command_main", "one_line_errors"]
+def script_parser(spec, doc: str) -> ArgumentParser:
+    """The parser of a `python -m scripts.NAME` module (`script_parser(__spec__, __doc__)`): its docstring as the
+    help, and the command that runs it as the program in usage lines and errors."""
+    import argparse
+
+    return ArgumentParser(prog=f"python -m {spec.name}", description=doc,
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+__all__ = ["ArgumentParser", "command_main", "one_line_errors", "script_parser"]

@@ -52,7 +52,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from models.cli import ArgumentParser, one_line_errors  # noqa: E402
+from models.cli import one_line_errors, script_parser  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -158,7 +158,7 @@ BOOTH_CLIP = 150                    # frames of the sample held in memory (the c
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    ap = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = script_parser(__spec__, __doc__)
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--size", default="640x480")
     ap.add_argument("--source", default="sample")

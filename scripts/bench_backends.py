@@ -10,7 +10,6 @@ from __future__ import annotations
 if not __package__:   # run as a file: app, blocks and models are importable only from the root, with -m
     raise SystemExit("error: run it from the repository root as: python -m scripts.bench_backends")
 
-import argparse
 import json
 import os
 import statistics
@@ -20,7 +19,7 @@ from pathlib import Path
 
 from models import UserError, load_classifier, load_photos
 from models.backend import make_backend
-from models.cli import ArgumentParser, one_line_errors
+from models.cli import one_line_errors, script_parser
 
 
 def time_backend(backend, images, runs: int, warmup: int) -> float:
@@ -37,7 +36,7 @@ def time_backend(backend, images, runs: int, warmup: int) -> float:
 
 @one_line_errors
 def main(argv=None) -> int:
-    ap = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = script_parser(__spec__, __doc__)
     ap.add_argument("--photos", default=str(Path(__file__).resolve().parents[1] / "tests" / "data" / "photos"))
     ap.add_argument("--model", default="efficientnet_lite0")
     ap.add_argument("--weights", default=None, help="weights file (default: the installed ones)")

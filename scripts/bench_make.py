@@ -36,7 +36,7 @@ from blocks.photos import CACHE_ENV
 from blocks.placement import HANDHELD, animal_params, cam_boxes, camera, sample_camera, view_boxes
 from blocks.progress import Progress
 from models import load_classifier, load_photos
-from models.cli import ArgumentParser, one_line_errors
+from models.cli import one_line_errors, script_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -130,7 +130,7 @@ def bench_target(target: str, args, heldout: torch.Tensor, out_dir: str) -> dict
 
 @one_line_errors
 def main(argv=None) -> int:
-    ap = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = script_parser(__spec__, __doc__)
     ap.add_argument("--targets", default="ostrich,axolotl,armadillo",
                     help="comma-separated (default: three targets kept out of the library for this)")
     ap.add_argument("--init", help="start each block from this library block (default: the seed block)")

@@ -13,7 +13,6 @@ from __future__ import annotations
 if not __package__:   # run as a file: app, blocks and models are importable only from the root, with -m
     raise SystemExit("error: run it from the repository root as: python -m scripts.bench_record")
 
-import argparse
 import json
 import sys
 import tempfile
@@ -25,7 +24,7 @@ import numpy as np
 
 from app.__main__ import main as app_main
 from app.record import Recorder
-from models.cli import ArgumentParser, one_line_errors
+from models.cli import one_line_errors, script_parser
 
 FPS = 30
 # (extension, anim_width (0: the canvas), anim_fps, webp_quality); videos ignore the last three
@@ -113,7 +112,7 @@ def _line(r: dict) -> str:
 
 @one_line_errors
 def main(argv=None) -> int:
-    ap = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = script_parser(__spec__, __doc__)
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--compare", action="store_true", help="add OpenCV's own GIF palettes (slow)")
     ap.add_argument("--json", action="store_true", help="print one JSON list instead of the table")

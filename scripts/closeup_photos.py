@@ -16,7 +16,6 @@ from __future__ import annotations
 if not __package__:   # run as a file: app, blocks and models are importable only from the root, with -m
     raise SystemExit("error: run it from the repository root as: python -m scripts.closeup_photos")
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -25,7 +24,7 @@ import torch
 
 from blocks.placement import cam_boxes
 from models import is_animal, load_classifier
-from models.cli import ArgumentParser, one_line_errors
+from models.cli import one_line_errors, script_parser
 from models.preprocess import image_files, read_image, to_tensor
 
 
@@ -64,7 +63,7 @@ def make_closeups(model, files: list[Path], out: Path, scales: list[float], size
 
 @one_line_errors
 def main(argv=None) -> int:
-    ap = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = script_parser(__spec__, __doc__)
     ap.add_argument("--photos", required=True, nargs="+", help="training-side animal photos (subfolders included)")
     ap.add_argument("--out", required=True, help="folder for the crops (created)")
     ap.add_argument("--scales", default="1.0,1.4", help="crop side ÷ the box's longer side, comma-separated")

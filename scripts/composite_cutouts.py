@@ -16,7 +16,6 @@ from __future__ import annotations
 if not __package__:   # run as a file: app, blocks and models are importable only from the root, with -m
     raise SystemExit("error: run it from the repository root as: python -m scripts.composite_cutouts")
 
-import argparse
 import csv
 import sys
 from pathlib import Path
@@ -25,7 +24,7 @@ import cv2
 import numpy as np
 
 from models import UserError
-from models.cli import ArgumentParser, one_line_errors
+from models.cli import one_line_errors, script_parser
 from models.preprocess import image_files, read_image
 
 SHORT = 448
@@ -88,7 +87,7 @@ def parse_extra(specs: list[str]) -> dict[str, int]:
 
 @one_line_errors
 def main(argv=None) -> int:
-    ap = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = script_parser(__spec__, __doc__)
     ap.add_argument("--cutouts", required=True, nargs="+", help="folders of RGBA PNG cutouts (subfolders included)")
     ap.add_argument("--exclude", default="", help="comma-separated cutout file stems or folder names to skip")
     ap.add_argument("--backgrounds", required=True, nargs="+", help="background photos: folders or files")

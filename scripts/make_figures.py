@@ -15,7 +15,6 @@ from __future__ import annotations
 if not __package__:   # run as a file: app, blocks and models are importable only from the root, with -m
     raise SystemExit("error: run it from the repository root as: python -m scripts.make_figures")
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -28,7 +27,7 @@ import torch.nn.functional as F
 from blocks import block_side, list_blocks, load_block, seed_block
 from blocks.evaluate import PLACEMENTS, evaluate_block
 from models import UserError, class_index, load_classifier, load_photos, to_bgr
-from models.cli import ArgumentParser, one_line_errors
+from models.cli import one_line_errors, script_parser
 
 FIGURES = ("eps_curve", "block_grid", "area_curve", "make_curve")
 AREAS = (0.03, 0.05, 0.07, 0.10)
@@ -247,7 +246,7 @@ def parse_areas(text: str) -> tuple[float, ...]:
 
 @one_line_errors
 def main(argv=None) -> int:
-    ap = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = script_parser(__spec__, __doc__)
     ap.add_argument("--out", default="docs")
     ap.add_argument("--only", nargs="+", choices=FIGURES, default=list(FIGURES), help="the figures to make")
     ap.add_argument("--targets", nargs="+", default=["hog", "giant panda", "hen", "goldfish", "tree frog",

@@ -23,7 +23,6 @@ from __future__ import annotations
 if not __package__:   # run as a file: app, blocks and models are importable only from the root, with -m
     raise SystemExit("error: run it from the repository root as: python -m scripts.pick_animal_photos")
 
-import argparse
 import csv
 import os
 import sys
@@ -33,7 +32,7 @@ import torch
 
 from blocks.photos import training_photos
 from models import CHICKENS, UserError, class_names, is_animal, load_classifier
-from models.cli import ArgumentParser, one_line_errors
+from models.cli import one_line_errors, script_parser
 
 KINDS = (("chicken", CHICKENS), ("cat", range(281, 294)), ("dog", range(151, 269)),
          ("bird", (*range(7, 25), *range(80, 101), *range(127, 147))))
@@ -54,7 +53,7 @@ def read_names(path: str) -> set[str]:
 
 @one_line_errors
 def main(argv=None) -> int:
-    ap = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = script_parser(__spec__, __doc__)
     ap.add_argument("--photos", required=True, nargs="+", help="photo folders (subfolders included)")
     ap.add_argument("--holdout", help="folder of photos to leave out (by name and by content)")
     ap.add_argument("--min-prob", type=float, default=0.5, help="lowest top-1 animal probability kept")

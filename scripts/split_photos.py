@@ -21,7 +21,6 @@ from __future__ import annotations
 if not __package__:   # run as a file: app, blocks and models are importable only from the root, with -m
     raise SystemExit("error: run it from the repository root as: python -m scripts.split_photos")
 
-import argparse
 import csv
 import os
 import sys
@@ -32,7 +31,7 @@ import torch
 from blocks.photos import COPY_DIFF
 from blocks.photos import thumbnails as thumbs
 from models import UserError, load_photos
-from models.cli import ArgumentParser, one_line_errors
+from models.cli import one_line_errors, script_parser
 from models.preprocess import IMAGE_SUFFIXES
 
 TRAIN, HELDOUT = "train", "heldout"
@@ -93,7 +92,7 @@ def link(src: Path, dst: Path) -> None:
 
 @one_line_errors
 def main(argv=None) -> int:
-    ap = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = script_parser(__spec__, __doc__)
     ap.add_argument("--raw", required=True, help="folder with one subfolder per source")
     ap.add_argument("--shared", help="the shared photo folder (source shared_photos), used when it exists")
     ap.add_argument("--checkset", help="photos kept out of both sides (by name and content)")

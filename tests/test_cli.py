@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, script
 from models import UserError
 from models.cli import ArgumentParser, one_line_errors
 
@@ -107,3 +107,10 @@ def test_a_script_run_as_a_file_says_how_to_run_it(name, tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert out.returncode != 0 and "Traceback" not in out.stderr
     assert out.stderr.strip() == f"error: run it from the repository root as: python -m scripts.{name}"
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_a_script_names_the_command_that_runs_it(name, cli):
+    """Usage lines and errors name `python -m scripts.NAME`, the command a user types."""
+    out = cli(script(name).main, "--help")
+    assert out.returncode == 0 and out.stdout.startswith(f"usage: python -m scripts.{name} "), out.stdout[:200]
