@@ -271,10 +271,11 @@ class Loop:
             self.kiosk.close()
 
 
-def run(settings: Settings, log=print, on_frame=None, backend=None, source=None) -> Summary:
+def run(settings: Settings, log=print, on_frame=None, backend=None, source=None, clock=time.monotonic) -> Summary:
     """Run until the source ends, q, Ctrl-C, SIGTERM or max_frames. `on_frame(i, result)` is called per frame.
     `backend` (models.backend) and `source` (app.sources) replace the ones `settings` would open (benchmarks
-    time the backend on its own and feed frames held in memory)."""
+    time the backend on its own and feed frames held in memory); `clock` is the kiosk machine's (tests run a
+    booth's minutes on a fake one)."""
     summary = Summary()
     headless = settings.ui.headless or not has_display()
     kiosk_on = settings.ui.kiosk.enabled
@@ -288,7 +289,7 @@ def run(settings: Settings, log=print, on_frame=None, backend=None, source=None)
                              fps=settings.fps, camera_size=settings.camera_size)
     pipeline.controls.set_mirror(source.camera if settings.mirror is None else settings.mirror)
     try:
-        kiosk = KioskMode(settings, source) if kiosk_on else None
+        kiosk = KioskMode(settings, source, clock) if kiosk_on else None
         source = kiosk.source if kiosk else source
         loop = Loop(settings, pipeline, summary, headless, log, on_frame, kiosk)
     except BaseException:
