@@ -119,9 +119,8 @@ class Loop:
         self.message_until = 0.0
         self.running = True
         self.fullscreen = settings.ui.fullscreen or kiosk is not None
-        self.canvas: np.ndarray | None = None      # the last canvas drawn
-        self.shown: Shown | None = None            # the last frame as the sinks got it (`s` saves its clean view)
-        self.last: tuple[np.ndarray, FrameResult] | None = None   # redrawn while a camera is lost
+        self.shown: Shown | None = None            # the last frame as the sinks got it: `s` saves its clean
+                                                   # view, and it is redrawn while a camera is lost
         self.was_lost = False
         # sinks: everything a user can get wrong (paths) is checked before the window opens
         self.stats = StatsWriter(settings.stats, summary.outputs)
@@ -136,6 +135,11 @@ class Loop:
         self.sinks = [self.recorder, self.stats, summary]
         self.sinks += [Callback(on_frame)] if on_frame is not None else []
         self.sinks += [self.window] if self.window is not None else []
+
+    @property
+    def canvas(self) -> np.ndarray | None:
+        """The last canvas drawn (the window's view), None before the first frame."""
+        return self.shown.canvas if self.shown is not None else None
 
     def say(self, message: str, seconds: float) -> None:
         """A one-line message at the bottom of the canvas for a few seconds."""
@@ -200,8 +204,8 @@ class Loop:
             self.log("camera lost: reconnecting" if lost else "camera back")
         self.hud.lost = lost
         if frame is None:
-            if self.last is not None and self.window is not None:
-                self.window.show(self.draw(*self.last))
+            if self.shown is not None and self.window is not None:
+                self.window.show(self.draw(self.shown.frame, self.shown.result))
                 self.poll(30)
             return None, capture_ms
         return fit(frame, self.settings.size), capture_ms
@@ -222,13 +226,13 @@ class Loop:
             self.making.tick(self)
         self.hud.fooled = sum(self.fooled) / len(self.fooled) if self.fooled else None
         t = time.perf_counter()
-        self.canvas, self.last = self.draw(frame, res), (frame, res)
+        canvas = self.draw(frame, res)
         ms = {"capture": capture_ms, "render": ms_since(t), "latency": ms_since(t_got)}
         now = time.perf_counter()
         previous = self.shown_at[-1] if self.shown_at else None
         ms["frame"] = (now - previous) * 1e3 if previous else ms["latency"] + capture_ms   # frame interval
         self.shown_at.append(now)
-        shown = self.shown = Shown(self.summary.frames, res, self.canvas, ms, frame, self.hud)
+        shown = self.shown = Shown(self.summary.frames, res, canvas, ms, frame, self.hud)
         for sink in self.sinks:
             sink.write(shown)
         self.tick(ms["latency"])

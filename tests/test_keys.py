@@ -98,15 +98,15 @@ def test_unknown_and_no_key_do_nothing(loop):
 
 def test_space_turns_the_block_off_and_on(loop):
     show(loop, 2)                                       # frame 1 finds the hens, frame 2 has the block
-    assert loop.last[1].block is not None
+    assert loop.shown.result.block is not None
     keys.press(loop, code("space"))
     assert not loop.controls.enabled
     show(loop)
-    res = loop.last[1]
+    res = loop.shown.result
     assert res.block is None and res.after == res.before and loop.hud.block_on is False
     keys.press(loop, code("space"))
     show(loop)
-    assert loop.last[1].block is not None and loop.last[1].block.name == "hog"
+    assert loop.shown.result.block is not None and loop.shown.result.block.name == "hog"
 
 
 def test_n_and_p_step_through_the_blocks(loop):
@@ -116,7 +116,7 @@ def test_n_and_p_step_through_the_blocks(loop):
     assert loop.pipeline.block.name == "giant_panda" and not loop.fooled
     assert loop.hud.message == "block: giant_panda"
     show(loop)
-    assert loop.last[1].block.name == "giant_panda" and loop.hud.target == "giant panda"
+    assert loop.shown.result.block.name == "giant_panda" and loop.hud.target == "giant panda"
     keys.press(loop, code("n"))                          # wraps around
     assert loop.pipeline.block.name == "hog"
     keys.press(loop, code("p"))
@@ -215,7 +215,7 @@ def test_digits_jump_to_that_block_of_the_cycle(loop):
     assert loop.pipeline.block.name == "giant_panda" and not loop.fooled
     assert loop.hud.message == "block 2: giant_panda"
     show(loop)
-    assert loop.last[1].block.name == "giant_panda"
+    assert loop.shown.result.block.name == "giant_panda"
     keys.press(loop, code("1"))
     assert loop.pipeline.block.name == "hog" and loop.hud.message == "block 1: hog"
     keys.press(loop, code("9"))                          # beyond the cycle: nothing but a short message
@@ -225,12 +225,12 @@ def test_digits_jump_to_that_block_of_the_cycle(loop):
 def test_m_mirrors_the_frame_before_classification(loop):
     frames = [HENS] * 3
     loop.play(ClipSource("clip", lambda: iter(frames), len(frames)))
-    plain_box = loop.last[1].box
-    assert np.array_equal(loop.last[0], HENS)
+    plain_box = loop.shown.result.box
+    assert np.array_equal(loop.shown.frame, HENS)
     keys.press(loop, code("m"))
     assert loop.controls.mirror and loop.hud.message == "mirror on"
     loop.play(ClipSource("clip", lambda: iter(frames), len(frames)))
-    frame, res = loop.last
+    frame, res = loop.shown.frame, loop.shown.result
     assert np.array_equal(frame, cv2.flip(HENS, 1))                  # the left pane is the mirrored frame
     x, y, w, h = res.box                                              # the box and the paste are on it too
     outside = np.ones(frame.shape[:2], bool)
