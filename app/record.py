@@ -339,12 +339,22 @@ class BackgroundRecorder:
         self._thread.start()
 
     def _run(self) -> None:
-        while (canvas := self._q.get()) is not None:
+        while (canvas := self._get()) is not None:
             if self._error is None:
                 try:
                     self.recorder.write(canvas)
                 except BaseException as exc:  # handed to the caller, never lost in the thread
                     self._error = exc
+
+    def _get(self):
+        """The next canvas, None at the end. It waits in short turns: a Ctrl-C or SIGTERM raised in the main
+        thread while it was inside the queue's put can leave this thread unwoken (its notify lost), and close()
+        would then wait for it forever; the next turn sees the item anyway."""
+        while True:
+            try:
+                return self._q.get(timeout=0.2)
+            except queue.Empty:
+                continue
 
     def write(self, canvas: np.ndarray) -> None:
         if self._error is not None:

@@ -243,6 +243,26 @@ def test_background_recorder_writes_every_frame_in_order(tmp_path):
     assert xs == sorted(xs) and xs[0] < xs[-1]
 
 
+def test_background_recorder_closes_after_a_lost_wakeup(tmp_path):
+    """A signal raised in the main thread inside the queue's put can leave the recorder thread unwoken with a
+    frame waiting: close() still finishes the file, every frame in it, instead of waiting forever."""
+    import threading
+
+    from app.record import BackgroundRecorder
+    path = tmp_path / "lost.avi"
+    rec = BackgroundRecorder(Recorder(path, fps=10))
+    rec.write(_frame(0))
+    time.sleep(0.5)                                 # the thread has written it and waits for the next
+    with rec._q.mutex:                              # a notify cut short: the waiting thread is no longer
+        rec._q.not_empty._waiters.clear()           # among the waiters, and nothing will wake it
+    rec.write(_frame(1))
+    closing = threading.Thread(target=rec.close, daemon=True)
+    closing.start()
+    closing.join(timeout=10)
+    assert not closing.is_alive(), "close() is waiting for a thread that was never woken"
+    assert len(decode_frames(path)) == 2
+
+
 def test_background_recorder_reports_errors(tmp_path):
     from app.record import BackgroundRecorder
 
