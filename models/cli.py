@@ -108,23 +108,26 @@ def one_line_errors(main):
 def command_main(doc: str, add_arguments, run):
     """The ``main(argv=None)`` of a command made of ``add_arguments(parser)`` and ``run(args) -> int``: a parser
     described by `doc`, one-line errors (`one_line_errors`)."""
-    import argparse
 
     @one_line_errors
     def main(argv=None) -> int:
-        ap = ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+        ap = _doc_parser(doc)
         add_arguments(ap)
         return run(ap.parse_args(argv))
     return main
 
 
+def _doc_parser(doc: str, prog: str | None = None) -> ArgumentParser:
+    """A parser whose help is `doc` as written (its usage examples keep their lines)."""
+    import argparse
+
+    return ArgumentParser(prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
 def script_parser(spec, doc: str) -> ArgumentParser:
     """The parser of a `python -m scripts.NAME` module (`script_parser(__spec__, __doc__)`): its docstring as the
     help, and the command that runs it as the program in usage lines and errors."""
-    import argparse
-
-    return ArgumentParser(prog=f"python -m {spec.name}", description=doc,
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    return _doc_parser(doc, prog=f"python -m {spec.name}")
 
 
 __all__ = ["ArgumentParser", "command_main", "one_line_errors", "script_parser"]
