@@ -253,12 +253,12 @@ def _job(opts: MakeOptions, progress: Progress, hint: str | None) -> _Job:
     side = block_side(opts.area, model.input_size)
     area = block_area(side, model.input_size)
     name = opts.name or slug(target)
+    start_name = opts.start_block()
+    start = load_block(start_name, model.name) if start_name else None   # a bad name is said before the photos load
     x, names = _photos(opts, model.input_size, progress, hint)
     x, names, check, check_boxes = _check_split(model, x, names, opts, progress)
     job = _Job(opts, out, model, others, target, side, area, name, x, names, check, check_boxes)
-    start_name = opts.start_block()
-    if start_name:
-        start = load_block(start_name, model.name)
+    if start:
         job.init, job.continued = start.image, start.info.target == target
         if job.continued:                         # its history carries on; another target's block is a warm start
             job.prior_steps, job.prior_seconds = start.info.steps, start.info.seconds or 0.0

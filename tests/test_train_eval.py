@@ -228,6 +228,9 @@ def test_make_cli_trains_judges_and_saves(tmp_path, cli):
     bad = cli(blocks_main, "make", "--target", "hog", "--photos", str(tmp_path / "nothing"))
     assert bad.returncode == 2 and bad.stderr.startswith("error: no training photos") and bad.stderr.count("\n") == 1
     assert "run `make photos` once in" in bad.stderr and "or pass --photos DIR" in bad.stderr
+    bad = cli(blocks_main, "make", "--target", "hog", "--init", "nosuch", "--photos", photos, "--holdout")
+    assert bad.returncode == 2 and bad.stderr.startswith("error: unknown block 'nosuch'")
+    assert bad.stderr.count("\n") == 1 and "loading photos" not in bad.stdout + bad.stderr   # before the photos load
     bad = cli(blocks_main, "make", "--target", "hog", "--shrink", "0.1")
     assert bad.returncode == 2 and bad.stderr == "error: --shrink out of range: 0.1\n"
 
