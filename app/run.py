@@ -43,6 +43,58 @@ class Stop(Exception):
     """Raised by the SIGTERM handler so that `finally` blocks close recordings."""
 
 
+class StopSignals:
+    """SIGTERM raises Stop and Ctrl-C (SIGINT) KeyboardInterrupt in the main thread, so that a run ends with its
+    outputs closed, but never while one frame is being handed to the sinks (`frame()`): a signal then waits
+    until every sink has the frame, so the recording and the stats file hold the same frames. A second SIGTERM
+    (`timeout` passing one on beside a `kill`) must not cut short the closing the first started; a second
+    Ctrl-C still does, as a user pressing it twice asks."""
+
+    def __init__(self):
+        self.in_frame = False
+        self.pending: int | None = None
+        self.stopping = False
+
+    def handle(self, signum, frame=None):
+        if self.stopping:
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            return
+        if self.in_frame:
+            self.pending = signum
+            return
+        self._raise(signum)
+
+    def _raise(self, signum):
+        self.stopping = True
+        raise KeyboardInterrupt if signum == signal.SIGINT else Stop()
+
+    @contextlib.contextmanager
+    def frame(self):
+        self.in_frame = True
+        try:
+            yield
+        finally:
+            self.in_frame = False
+        if self.pending is not None and not self.stopping:
+            self._raise(self.pending)
+
+    @contextlib.contextmanager
+    def installed(self):
+        """Handlers for SIGTERM, and for SIGINT unless it is ignored (a background job's), while in the block;
+        the old ones after. Only in the main thread: elsewhere nothing changes."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        sigs = [signal.SIGTERM] + ([signal.SIGINT] if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN else [])
+        old = {s: signal.signal(s, self.handle) for s in sigs}
+        try:
+            yield
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
+
+
 def load_blocks(settings: Settings, model_name: str, log=print):
     """The blocks n/p step through, the configured one first among them. Without block.cycle, every library
     block (the shipped ones, then the user's) joins; one that does not load for this model (made for another,
@@ -118,6 +170,7 @@ class Loop:
         self.shown_at: collections.deque = collections.deque(maxlen=30)   # when the last frames were shown
         self.message_until = 0.0
         self.running = True
+        self.signals = StopSignals()                # Ctrl-C and SIGTERM wait until the sinks have a frame
         self.fullscreen = settings.ui.fullscreen or kiosk is not None
         self.shown: Shown | None = None            # the last frame as the sinks got it: `s` saves its clean
                                                    # view, and it is redrawn while a camera is lost
@@ -233,8 +286,9 @@ class Loop:
         ms["frame"] = (now - previous) * 1e3 if previous else ms["latency"] + capture_ms   # frame interval
         self.shown_at.append(now)
         shown = self.shown = Shown(self.summary.frames, res, canvas, ms, frame, self.hud)
-        for sink in self.sinks:
-            sink.write(shown)
+        with self.signals.frame():
+            for sink in self.sinks:
+                sink.write(shown)
         self.tick(ms["latency"])
         if self.window is not None:
             self.poll(1)
@@ -303,7 +357,7 @@ def run(settings: Settings, log=print, on_frame=None, backend=None, source=None,
         source = Prefetch(source)          # decode/generate the next frame while this one is classified
     if headless and not settings.max_frames:
         log(f"headless: no window; processing {source.name} until it ends (Ctrl-C stops and saves)")
-    with _small_jobs_on_one_thread(pipeline.backend), _sigterm_stops():
+    with _small_jobs_on_one_thread(pipeline.backend), loop.signals.installed():
         try:
             if settings.block.target or settings.block.make:
                 loop.making = Making(settings.block, library(settings), pipeline, log)
@@ -312,6 +366,7 @@ def run(settings: Settings, log=print, on_frame=None, backend=None, source=None,
         except (KeyboardInterrupt, Stop):
             log("interrupted: closing outputs")
         finally:
+            loop.signals.stopping = True    # a SIGTERM now does not cut the closing short
             loop.close()
             source.close()
     return summary
@@ -330,21 +385,3 @@ def _small_jobs_on_one_thread(backend):
     finally:
         torch.set_num_threads(threads[0])
         cv2.setNumThreads(threads[1])
-
-
-@contextlib.contextmanager
-def _sigterm_stops():
-    """SIGTERM raises Stop (in the main thread), so the run ends like Ctrl-C: outputs closed. Only the first
-    one: a second (`timeout` passing one on beside a `kill`) must not cut short the closing it started."""
-    stopping = []
-
-    def raise_stop(signum, frame):
-        if not stopping:
-            stopping.append(signum)
-            raise Stop()
-    old = signal.signal(signal.SIGTERM, raise_stop) if threading.current_thread() is threading.main_thread() else None
-    try:
-        yield
-    finally:
-        if old is not None:
-            signal.signal(signal.SIGTERM, old)

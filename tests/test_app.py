@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from app.__main__ import main
+from app.run import Stop, StopSignals
 from conftest import PHOTOS, ROOT, decode_frames
 
 
@@ -118,6 +119,23 @@ def test_recording_survives_signals(tmp_path, sig):
     n = len(stats.read_text().splitlines())
     assert n >= 5 and len(decode_frames(rec)) == -(-n // 3)    # GIF: every 3rd frame (30 -> 10 fps)
     assert not list(tmp_path.glob(".*"))
+
+
+@pytest.mark.parametrize("sig, raised", [(signal.SIGINT, KeyboardInterrupt), (signal.SIGTERM, Stop)])
+def test_a_signal_waits_until_every_sink_has_the_frame(sig, raised):
+    # a signal between the recorder's write and the stats file's left one more frame in the GIF than in the stats
+    signals, written = StopSignals(), []
+    with pytest.raises(raised):
+        with signals.frame():
+            written.append("recorder")
+            signals.handle(sig)                 # arrives here: must not stop the other sinks
+            written.append("stats")
+    assert written == ["recorder", "stats"]
+    signals.handle(signal.SIGTERM)              # a second SIGTERM leaves the closing alone
+    with pytest.raises(KeyboardInterrupt):
+        signals.handle(signal.SIGINT)           # a second Ctrl-C still breaks out
+    with pytest.raises(raised):
+        StopSignals().handle(sig)               # between frames: at once
 
 
 def test_sliding_window_localiser_option(tmp_path):
