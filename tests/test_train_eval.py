@@ -308,7 +308,7 @@ def test_make_defaults_are_the_recipe_in_one_place(monkeypatch, tmp_path):
     assert MakeOptions.start_lr(False) == 0.03 and MakeOptions.start_lr(True) == 0.005
     assert MakeOptions.start_lr(True, same_target=False) == 0.01 and opts.start_block() == "hog"   # warm start
     assert MakeOptions(target="hog", warm="none").start_block() is None
-    assert MakeOptions(target="hog", init="tabby").start_block() == "tabby"
+    assert MakeOptions(target="hog", init="koala").start_block() == "koala"
     assert opts.budget_steps() == 1500 and opts.every_check() == 150
     assert MakeOptions(target="hog", minutes=10).every_check() == 50
     assert MakeOptions(target="hog", minutes=30).every_check() == 150
