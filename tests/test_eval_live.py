@@ -1,4 +1,4 @@
-"""`python -m blocks eval live` (blocks/eval_live.py; scripts/eval_live.py runs the same): the live share of
+"""`python -m blocks eval live` (blocks/eval_live.py): the live share of
 frames the app turns into the block's target, per photo, checked against the app's own stats for the same run."""
 import json
 import shutil
