@@ -28,7 +28,8 @@ class BlockSettings:
     target: str | None = None              # start on a block toward this class (--target), made if there is none
     make: tuple[str, ...] = ()             # classes to make blocks for in the background when the library has none
     make_minutes: float = 10.0             # wall-clock budget of each background block
-    make_goal: float = 0.98                # ... which stops early once its held-out check reaches this
+    make_goal: float = 1.0                 # ... which stops early once its held-out check reaches this (1.0: only
+                                           # a perfect check; lower stops on a check that saturates, weaker)
     make_photos: str | None = None         # its training photos (None: blocks make's default, data/photos/train)
 
 
