@@ -28,6 +28,7 @@ from pathlib import Path
 
 import torch
 
+from app.config import BlockSettings
 from blocks import load_block
 from blocks.attacks.eot import EOTPatch
 from blocks.make import DATA, MakeOptions, judge, make_block
@@ -138,8 +139,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-live", dest="live", action="store_false", help="skip the live judging")
     ap.add_argument("--live-frames", type=int, help="frames per held-out photo live (default: its whole clip)")
     ap.add_argument("--minutes", type=float, default=10.0)
-    ap.add_argument("--goal", type=float, default=1.0,
-                    help="stop at this held-out check success (default 1.0, as the app)")
+    ap.add_argument("--goal", type=float, default=BlockSettings.make_goal,
+                    help="stop at this held-out check success (default: the app's block.make_goal)")
     ap.add_argument("--area", type=float, default=0.10)
     ap.add_argument("--batch", type=int, default=12)
     ap.add_argument("--seed", type=int, default=0)
